@@ -1,0 +1,39 @@
+"""streamwise: AI agents, tools and workflows in which everything streams."""
+
+from . import errors as errors
+from .agent import Agent as Agent
+from .agent import AgentOutput as AgentOutput
+from .agent import GenerateResult as GenerateResult
+from .agent import StepResult as StepResult
+from .app import Streamwise as Streamwise
+from .models import LanguageModel as LanguageModel
+from .models import register_provider as register_provider
+from .stream import Chunk as Chunk
+from .stream import ChunkWriter as ChunkWriter
+from .stream import RunOutput as RunOutput
+from .stream import Usage as Usage
+from .tools import Tool as Tool
+from .tools import ToolContext as ToolContext
+from .tools import create_tool as create_tool
+from .tools import tool as tool
+
+__version__ = "0.1.0"
+
+__all__ = (
+    "Agent",
+    "AgentOutput",
+    "Chunk",
+    "ChunkWriter",
+    "GenerateResult",
+    "LanguageModel",
+    "RunOutput",
+    "StepResult",
+    "Streamwise",
+    "Tool",
+    "ToolContext",
+    "Usage",
+    "create_tool",
+    "errors",
+    "register_provider",
+    "tool",
+)

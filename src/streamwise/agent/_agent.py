@@ -1,0 +1,195 @@
+"""``Agent``: instructions, a model and tools; ``stream()`` runs the loop in its own task."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import pydantic
+
+from ..errors import ConfigurationError, RunCanceledError
+from ..models import LanguageModel, ToolSpec, resolve_model
+from ..stream import Chunk, current_run
+from ..tools import AppRegistry, Tool, ToolContext, create_tool
+from ._input import AgentInput, to_messages
+from ._loop import LoopConfig, run_agent
+from ._output import AgentOutput, GenerateResult, StepResult
+
+__all__ = ("Agent", "Instructions")
+
+Instructions = str | Callable[[Mapping[str, Any]], str | Awaitable[str]]
+"""A system prompt, or a function of the runtime context that returns one."""
+
+
+class AgentPrompt(pydantic.BaseModel):
+    """Input of an agent used as a tool (``agent-<id>``)."""
+
+    prompt: str = pydantic.Field(description="What to ask the agent.")
+
+
+class Agent:
+    """An agent: a model that may call tools, streaming every chunk of what it does.
+
+    Args:
+        id: the agent's id (``start`` payload, app lookups, the ``agent-<id>`` tool name).
+        name: a display name (defaults to ``id``).
+        instructions: the system prompt, or a function of the runtime context returning it.
+        model: a ``"provider/model"`` string or a :class:`LanguageModel`.
+        tools: the tools the model may call.
+        agents: agents this agent may call; each becomes a tool ``agent-<id>`` whose run
+            streams through as nested ``tool-output`` chunks.
+        max_steps: the most model calls per run.
+        description: what the agent does (shown when it is used as a tool).
+    """
+
+    def __init__(
+        self,
+        id: str,
+        *,
+        name: str | None = None,
+        instructions: Instructions = "",
+        model: str | LanguageModel,
+        tools: Sequence[Tool] | Mapping[str, Tool] = (),
+        agents: Sequence[Agent] | None = None,
+        max_steps: int = 5,
+        description: str = "",
+    ) -> None:
+        if not isinstance(id, str) or not id:
+            raise ConfigurationError("an agent needs a non-empty string id")
+        if not (isinstance(instructions, str) or callable(instructions)):
+            raise ConfigurationError(
+                f"instructions of agent {id!r} must be a string or a function of the runtime context"
+            )
+        _check_max_steps(max_steps, id)
+        self.id = id
+        self.name = name or id
+        self.description = description
+        self.instructions = instructions
+        self._model_spec = model
+        self.model: LanguageModel = resolve_model(model)
+        self.max_steps = max_steps
+        self.tools: dict[str, Tool] = _tool_map(tools, id)
+        self.agents: dict[str, Agent] = {}
+        for sub in agents or ():
+            if not isinstance(sub, Agent):
+                raise ConfigurationError(f"agents of {id!r} must be Agent objects, got {sub!r}")
+            self.agents[sub.id] = sub
+            t = _agent_tool(sub)
+            if t.id in self.tools:
+                raise ConfigurationError(f"agent {id!r} has two tools named {t.id!r}")
+            self.tools[t.id] = t
+        self._tool_specs: list[ToolSpec] = [
+            {"name": name_, "description": t.description, "inputSchema": t.json_schema()}
+            for name_, t in self.tools.items()
+        ]
+        self.app: AppRegistry | None = None
+
+    def __repr__(self) -> str:
+        return f"Agent(id={self.id!r}, model={self.model.provider}/{self.model.model_id})"
+
+    def stream(
+        self,
+        messages: AgentInput,
+        *,
+        max_steps: int | None = None,
+        runtime_context: Mapping[str, Any] | None = None,
+        on_chunk: Callable[[Chunk], Any] | None = None,
+        on_step_finish: Callable[[StepResult], Any] | None = None,
+        on_finish: Callable[[AgentOutput], Any] | None = None,
+        run_id: str | None = None,
+    ) -> AgentOutput:
+        """Start a run now and return its output object (PROTOCOL.md §3).
+
+        Args:
+            messages: a prompt, a list of prompts, or a list of ``{role, content}`` messages.
+            max_steps: the most model calls for this run (default: the agent's).
+            runtime_context: values for tools and dynamic instructions (``ctx.runtime_context``).
+            on_chunk: called with every chunk as it is written (before any reader sees it).
+            on_step_finish: called with each :class:`StepResult`.
+            on_finish: called with the output object before the ``finish`` chunk.
+            run_id: the run's id (default: a new UUID).
+        """
+        steps = self.max_steps if max_steps is None else max_steps
+        _check_max_steps(steps, self.id)
+        parent = current_run()
+        registry = self.app
+        if registry is None and isinstance(parent, AgentOutput):
+            registry = parent.app
+        cfg = LoopConfig(
+            agent_id=self.id,
+            model=self.model,
+            instructions=self.instructions,
+            tools=self.tools,
+            tool_specs=self._tool_specs,
+            messages=to_messages(messages),
+            max_steps=steps,
+            runtime_context=dict(runtime_context or {}),
+            registry=registry,
+            on_step_finish=on_step_finish,
+            on_finish=on_finish,
+        )
+        out = AgentOutput(agent_id=self.id, run_id=run_id, on_chunk=on_chunk)
+        out.app = registry
+        out._launch(run_agent(out, cfg))
+        return out
+
+    async def generate(
+        self,
+        messages: AgentInput,
+        *,
+        max_steps: int | None = None,
+        runtime_context: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+    ) -> GenerateResult:
+        """Run to the end without streaming and return every result.
+
+        Raises:
+            Exception: the run's error, when it failed.
+            RunCanceledError: the run was cancelled.
+        """
+        out = self.stream(
+            messages, max_steps=max_steps, runtime_context=runtime_context, run_id=run_id
+        )
+        result = await out.result()
+        if result.status == "canceled":
+            raise RunCanceledError(f"run {out.run_id} was cancelled", run_id=out.run_id)
+        return result
+
+
+def _check_max_steps(value: Any, agent_id: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigurationError(
+            f"max_steps of agent {agent_id!r} must be an int ≥ 1, got {value!r}"
+        )
+
+
+def _tool_map(tools: Sequence[Tool] | Mapping[str, Tool], agent_id: str) -> dict[str, Tool]:
+    items: list[tuple[str, Any]]
+    if isinstance(tools, Mapping):
+        items = list(tools.items())
+    else:
+        items = [(str(getattr(t, "id", "")), t) for t in tools]
+    result: dict[str, Tool] = {}
+    for name, t in items:
+        if not isinstance(t, Tool):
+            raise ConfigurationError(
+                f"tools of agent {agent_id!r} must be made with create_tool or @tool, got {t!r}"
+            )
+        if name in result:
+            raise ConfigurationError(f"agent {agent_id!r} has two tools named {name!r}")
+        result[str(name)] = t
+    return result
+
+
+def _agent_tool(sub: Agent) -> Tool:
+    async def execute(data: Any, ctx: ToolContext) -> Any:
+        out = sub.stream(data.prompt, runtime_context=ctx.runtime_context)
+        await out.pipe_to(ctx.writer)
+        return {"text": await out.text}
+
+    return create_tool(
+        id=f"agent-{sub.id}",
+        description=sub.description or f"Ask the agent {sub.name!r}; it answers in text.",
+        input_schema=AgentPrompt,
+        execute=execute,
+    )

@@ -1,0 +1,156 @@
+"""The output object of ``agent.stream()`` (PROTOCOL.md §3): chunks plus awaitable results."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..models import ModelMessage
+from ..stream import Chunk, Deferred, RunOutput, RunStatus, Usage
+from ..tools import AppRegistry
+
+__all__ = ("AgentOutput", "GenerateResult", "StepResult")
+
+
+@dataclass(slots=True)
+class StepResult:
+    """One model call of a run and the tool calls it made."""
+
+    step_number: int
+    text: str
+    reasoning_text: str
+    tool_calls: list[dict[str, Any]]
+    tool_results: list[dict[str, Any]]
+    tool_errors: list[dict[str, Any]]
+    finish_reason: str
+    usage: Usage
+    response: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class GenerateResult:
+    """What ``agent.generate()`` returns: the results of a run that was not streamed."""
+
+    run_id: str
+    text: str
+    reasoning_text: str
+    usage: Usage
+    total_usage: Usage
+    finish_reason: str | None
+    tool_calls: list[dict[str, Any]]
+    tool_results: list[dict[str, Any]]
+    steps: list[StepResult]
+    response: dict[str, Any]
+    status: RunStatus
+
+
+class AgentOutput(RunOutput):
+    """What ``agent.stream()`` returns at once, while the run goes on in its own task.
+
+    Iterate it (``async for chunk in out``) for every chunk; each iterator replays from the
+    first. Await ``out.text``, ``out.usage``… for results: they resolve at ``finish``, raise the
+    run's error after ``error``, and resolve to the partial state after ``abort``.
+    """
+
+    source = "AGENT"
+
+    def __init__(
+        self,
+        *,
+        agent_id: str,
+        run_id: str | None = None,
+        on_chunk: Callable[[Chunk], Any] | None = None,
+    ) -> None:
+        super().__init__(run_id=run_id, on_chunk=on_chunk)
+        self.agent_id = agent_id
+        self.app: AppRegistry | None = None
+        self._text: list[str] = []
+        self._reasoning: list[str] = []
+        self._steps: list[StepResult] = []
+        self._tool_calls: list[dict[str, Any]] = []
+        self._tool_results: list[dict[str, Any]] = []
+        self._finish_reason: str | None = None
+        self._response: dict[str, Any] = {}
+        self._response_messages: list[ModelMessage] = []
+
+    # -- streams ---------------------------------------------------------------------------
+
+    @property
+    def text_stream(self) -> AsyncIterator[str]:
+        """The text of every ``text-delta`` of this run, as it arrives."""
+        return self._text_stream()
+
+    async def _text_stream(self) -> AsyncIterator[str]:
+        async for chunk in self._log.read(0):
+            if chunk["type"] == "text-delta" and chunk.get("runId") == self.run_id:
+                yield chunk["payload"]["text"]
+
+    # -- awaitables ------------------------------------------------------------------------
+
+    def _ok(self, get: Callable[[], Any]) -> Callable[[], Any]:
+        def value() -> Any:
+            self._raise_if_failed()
+            return get()
+
+        return value
+
+    @property
+    def text(self) -> Awaitable[str]:
+        """The text of every step, joined."""
+        return Deferred(self, self._ok(lambda: "".join(self._text)))
+
+    @property
+    def reasoning_text(self) -> Awaitable[str]:
+        """The reasoning text of every step, joined."""
+        return Deferred(self, self._ok(lambda: "".join(self._reasoning)))
+
+    @property
+    def finish_reason(self) -> Awaitable[str | None]:
+        """The last step's finish reason (``abort`` for a cancelled run)."""
+        return Deferred(self, self._ok(lambda: self._finish_reason))
+
+    @property
+    def tool_calls(self) -> Awaitable[list[dict[str, Any]]]:
+        """Every ``tool-call`` payload of the run."""
+        return Deferred(self, self._ok(lambda: list(self._tool_calls)))
+
+    @property
+    def tool_results(self) -> Awaitable[list[dict[str, Any]]]:
+        """Every ``tool-result`` payload of the run."""
+        return Deferred(self, self._ok(lambda: list(self._tool_results)))
+
+    @property
+    def steps(self) -> Awaitable[list[StepResult]]:
+        """One :class:`StepResult` per model call."""
+        return Deferred(self, self._ok(lambda: list(self._steps)))
+
+    @property
+    def response(self) -> Awaitable[dict[str, Any]]:
+        """``{id, modelId, timestamp, messages}``: the messages the run added."""
+        return Deferred(
+            self, self._ok(lambda: {**self._response, "messages": list(self._response_messages)})
+        )
+
+    async def result(self) -> GenerateResult:
+        """Every result at once (what ``generate()`` returns)."""
+        await self._finished.wait()
+        self._raise_if_failed()
+        total = self._total_usage or self._sum_usage()
+        return GenerateResult(
+            run_id=self.run_id,
+            text="".join(self._text),
+            reasoning_text="".join(self._reasoning),
+            usage=total,
+            total_usage=total,
+            finish_reason=self._finish_reason,
+            tool_calls=list(self._tool_calls),
+            tool_results=list(self._tool_results),
+            steps=list(self._steps),
+            response={**self._response, "messages": list(self._response_messages)},
+            status=self._status,
+        )
+
+    def _abort_chunk(self) -> Chunk:
+        self._finish_reason = "abort"
+        return super()._abort_chunk()

@@ -1,0 +1,94 @@
+"""``Streamwise``: the app registry that ``ctx.app`` points at."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .agent import Agent
+from .errors import ConfigurationError
+
+__all__ = ("Streamwise",)
+
+
+class Streamwise:
+    """The app: every agent and workflow by id.
+
+    Registering an agent makes ``ctx.app`` work in its tools (and in the tools of the agents
+    it calls), so a tool can find another agent or a workflow by id.
+
+    Args:
+        agents: the app's agents (ids must be unique).
+        workflows: the app's workflows (objects with an ``id``).
+    """
+
+    def __init__(self, *, agents: Sequence[Agent] = (), workflows: Sequence[Any] = ()) -> None:
+        self._agents: dict[str, Agent] = {}
+        self._workflows: dict[str, Any] = {}
+        for agent in agents:
+            self.add_agent(agent)
+        for workflow in workflows:
+            self.add_workflow(workflow)
+
+    def add_agent(self, agent: Agent) -> None:
+        """Register an agent (and, for ``ctx.app``, the agents it calls)."""
+        if not isinstance(agent, Agent):
+            raise ConfigurationError(f"Streamwise(agents=...) takes Agent objects, got {agent!r}")
+        if agent.id in self._agents and self._agents[agent.id] is not agent:
+            raise ConfigurationError(f"two agents have the id {agent.id!r}")
+        self._agents[agent.id] = agent
+        self._attach(agent)
+
+    def _attach(self, agent: Agent) -> None:
+        agent.app = self
+        for sub in agent.agents.values():
+            if sub.app is None:
+                self._attach(sub)
+
+    def add_workflow(self, workflow: Any) -> None:
+        """Register a workflow (anything with an ``id``)."""
+        wid = getattr(workflow, "id", None)
+        if not isinstance(wid, str) or not wid:
+            raise ConfigurationError(f"a workflow needs a string id, got {workflow!r}")
+        if wid in self._workflows and self._workflows[wid] is not workflow:
+            raise ConfigurationError(f"two workflows have the id {wid!r}")
+        self._workflows[wid] = workflow
+        if hasattr(workflow, "app"):
+            workflow.app = self
+
+    @property
+    def agents(self) -> dict[str, Agent]:
+        """The registered agents by id (a copy)."""
+        return dict(self._agents)
+
+    @property
+    def workflows(self) -> dict[str, Any]:
+        """The registered workflows by id (a copy)."""
+        return dict(self._workflows)
+
+    def get_agent(self, id: str) -> Agent:
+        """The agent with this id.
+
+        Raises:
+            KeyError: no such agent (the message lists the known ids).
+        """
+        try:
+            return self._agents[id]
+        except KeyError:
+            raise KeyError(
+                f"no agent {id!r} in this app; agents: {', '.join(sorted(self._agents)) or '(none)'}"
+            ) from None
+
+    def get_workflow(self, id: str) -> Any:
+        """The workflow with this id.
+
+        Raises:
+            KeyError: no such workflow (the message lists the known ids).
+        """
+        try:
+            return self._workflows[id]
+        except KeyError:
+            raise KeyError(
+                f"no workflow {id!r} in this app; workflows: "
+                f"{', '.join(sorted(self._workflows)) or '(none)'}"
+            ) from None

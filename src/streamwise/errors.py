@@ -1,0 +1,120 @@
+"""Every error streamwise raises, in one place.
+
+The hierarchy::
+
+    StreamwiseError
+    ├── ConfigurationError          misuse: something to change in your code or settings
+    │   ├── ProviderNotInstalledError
+    │   ├── UnknownProviderError
+    │   └── NoAppError
+    ├── WriterClosedError           a writer used after its tool or step ended
+    ├── ScriptExhaustedError        a ScriptedModel asked for more turns than it was given
+    ├── ToolError                   a tool call that did not produce a result
+    │   ├── UnknownToolError
+    │   ├── ToolInputError
+    │   └── ToolOutputError
+    └── RunError                    a run that failed; carries ``run_id``
+        ├── ModelError
+        └── RunCanceledError
+
+Tool errors never escape a run: they become ``tool-error`` chunks the model can read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = (
+    "ConfigurationError",
+    "ModelError",
+    "NoAppError",
+    "ProviderNotInstalledError",
+    "RunCanceledError",
+    "RunError",
+    "ScriptExhaustedError",
+    "StreamwiseError",
+    "ToolError",
+    "ToolInputError",
+    "ToolOutputError",
+    "UnknownProviderError",
+    "UnknownToolError",
+    "WriterClosedError",
+)
+
+
+class StreamwiseError(Exception):
+    """Raised for every error that streamwise itself defines."""
+
+
+class ConfigurationError(StreamwiseError, ValueError):
+    """Raised when code or settings use streamwise wrongly; the message says what to change."""
+
+
+class ProviderNotInstalledError(ConfigurationError):
+    """Raised when a ``"provider/model"`` string names a provider whose extra is not installed."""
+
+
+class UnknownProviderError(ConfigurationError):
+    """Raised when a ``"provider/model"`` string names no registered provider."""
+
+
+class NoAppError(ConfigurationError):
+    """Raised when ``ctx.app`` is used by a run whose agent is not registered in a Streamwise app."""
+
+
+class WriterClosedError(StreamwiseError):
+    """Raised when a writer is used after the tool or step that owned it has ended."""
+
+
+class ScriptExhaustedError(StreamwiseError):
+    """Raised when a ScriptedModel is asked for a turn after its list of turns ran out."""
+
+
+class ToolError(StreamwiseError):
+    """Raised inside a run when a tool call cannot produce a result (becomes ``tool-error``)."""
+
+    def details(self) -> Any:
+        """JSON-ready details for the ``tool-error`` payload, or None."""
+        return None
+
+
+class UnknownToolError(ToolError):
+    """Raised when the model calls a tool the agent does not have."""
+
+
+class ToolInputError(ToolError):
+    """Raised when a tool call's arguments are not valid JSON or fail the input schema."""
+
+    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
+
+    def details(self) -> Any:
+        return self.errors
+
+
+class ToolOutputError(ToolError):
+    """Raised when a tool returns a value that fails its output schema."""
+
+    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
+
+    def details(self) -> Any:
+        return self.errors
+
+
+class RunError(StreamwiseError):
+    """Raised by a run's awaitables when the run failed; ``run_id`` names the run."""
+
+    def __init__(self, message: str, *, run_id: str | None = None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+
+
+class ModelError(RunError):
+    """Raised when the model call of a run fails (provider error, dropped connection, script)."""
+
+
+class RunCanceledError(RunError):
+    """Raised by ``generate()`` when the run was cancelled before it finished."""

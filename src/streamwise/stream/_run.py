@@ -1,0 +1,304 @@
+"""The output object of a run: one owner task, a replayable chunk log, awaitables (PROTOCOL.md §3).
+
+:class:`RunOutput` is the base of the agent's and the workflow's output objects. It owns:
+
+- the run's **owner task** (named ``run:<runId>``), started at once; the producer coroutine
+  appends chunks through :meth:`RunOutput.emit` and does the bookkeeping, whether or not anyone
+  reads;
+- the **chunk log**: every ``async for`` over the output replays from the first chunk;
+- the **nesting tree**: a run started while another run is current (inside a tool or a step) is
+  registered as that run's child, so usage adds up once per run at any depth and cancelling a run
+  cancels its children;
+- the **terminal guarantee**: whatever happens (success, an exception, cancellation, even a
+  cancel before the task first ran) exactly one terminal chunk is written and the log is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
+from typing import Any, Generic, Literal, TypeVar
+
+from ._chunks import Chunk, Usage, is_data_chunk
+from ._log import ChunkLog, LogStatistics
+from ._usage import add_usage, empty_usage
+from ._writer import ChunkWriter
+
+__all__ = ("Deferred", "RunOutput", "RunStatus", "current_run")
+
+RunStatus = Literal["running", "success", "failed", "suspended", "canceled"]
+T = TypeVar("T")
+
+_current_run: contextvars.ContextVar[RunOutput | None] = contextvars.ContextVar(
+    "streamwise_current_run", default=None
+)
+
+
+def current_run() -> RunOutput | None:
+    """The run whose owner task (or one of its tools or steps) is executing now, if any."""
+    return _current_run.get()
+
+
+class Deferred(Generic[T]):
+    """An awaitable result of a run: waits for the run's end, then returns (or raises)."""
+
+    __slots__ = ("_get", "_run")
+
+    def __init__(self, run: RunOutput, get: Callable[[], T]) -> None:
+        self._run = run
+        self._get = get
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self._wait().__await__()
+
+    async def _wait(self) -> T:
+        await self._run._finished.wait()
+        return self._get()
+
+
+class RunOutput:
+    """Base output object: owner task, replayable chunk log, nesting, terminal guarantee."""
+
+    #: ``from`` of the run's own chunks.
+    source: str = "AGENT"
+
+    def __init__(
+        self,
+        *,
+        run_id: str | None = None,
+        on_chunk: Callable[[Chunk], Any] | None = None,
+    ) -> None:
+        self.run_id: str = run_id or str(uuid.uuid4())
+        self._log = ChunkLog()
+        self._finished = asyncio.Event()
+        self._status: RunStatus = "running"
+        self._error: BaseException | None = None
+        self._own_usage: Usage = empty_usage()
+        self._total_usage: Usage | None = None
+        self._children: list[RunOutput] = []
+        self._task: asyncio.Task[None] | None = None
+        self._terminated = False
+        self._parent = _current_run.get()
+        if self._parent is not None:
+            self._parent._children.append(self)
+        self.emit: Callable[[Chunk], None]
+        if on_chunk is None:
+            self.emit = self._log.append
+        else:
+            self.emit = self._emit_with_hook(on_chunk)
+
+    def _emit_with_hook(self, hook: Callable[[Chunk], Any]) -> Callable[[Chunk], None]:
+        append = self._log.append
+
+        def emit(chunk: Chunk) -> None:
+            append(chunk)
+            hook(chunk)
+
+        return emit
+
+    # -- owner task ------------------------------------------------------------------------
+
+    def _launch(self, producer: Coroutine[Any, Any, None]) -> None:
+        """Start the owner task that runs ``producer`` with this run as the current run."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            producer.close()
+            raise RuntimeError(
+                "a streamwise run needs a running event loop: call stream() from async code "
+                "(or use asyncio.run)"
+            ) from None
+        ctx = contextvars.copy_context()
+        ctx.run(_current_run.set, self)
+        task = loop.create_task(self._own(producer), name=f"run:{self.run_id}", context=ctx)
+        task.add_done_callback(self._on_task_done)
+        self._task = task
+
+    async def _own(self, producer: Coroutine[Any, Any, None]) -> None:
+        try:
+            await producer
+        except asyncio.CancelledError:
+            await self._cancel_children()
+            self._end("canceled", None)
+            raise
+        except Exception as exc:
+            await self._cancel_children()
+            self._end("failed", exc)
+        finally:
+            if not self._terminated:
+                self._end("failed", RuntimeError("the run ended without a terminal chunk"))
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        # Safety net: a task cancelled before its first step never entered _own.
+        if not self._terminated:
+            self._end("canceled", None)
+
+    def _end(self, status: RunStatus, error: BaseException | None) -> None:
+        """Write the terminal chunk for a run that did not finish normally, and close."""
+        if self._terminated:
+            return
+        self._status = status
+        self._error = error
+        if self._total_usage is None:
+            self._total_usage = self._sum_usage()
+        try:
+            if error is not None:
+                self.emit(self._error_chunk(error))
+            else:
+                self.emit(self._abort_chunk())
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        self._terminated = True
+        self._log.close()
+        self._finished.set()
+
+    def _finish(self, terminal: Chunk, status: RunStatus = "success") -> None:
+        """Write the run's normal terminal chunk (``finish`` / ``workflow-finish``) and close."""
+        self._status = status
+        try:
+            self.emit(terminal)
+        finally:
+            self._close()
+
+    def _error_chunk(self, error: BaseException) -> Chunk:
+        from ._chunks import error_info
+
+        return {
+            "type": "error",
+            "runId": self.run_id,
+            "from": self.source,
+            "payload": {"error": error_info(error)},
+        }
+
+    def _abort_chunk(self) -> Chunk:
+        return {"type": "abort", "runId": self.run_id, "from": self.source, "payload": {}}
+
+    # -- nesting and usage -------------------------------------------------------------------
+
+    async def _settle_children(self) -> Usage:
+        """Wait for nested runs still going, then return and keep this run's total usage."""
+        for child in list(self._children):
+            if not child._finished.is_set():
+                await child._finished.wait()
+        self._total_usage = self._sum_usage()
+        return self._total_usage
+
+    def _sum_usage(self) -> Usage:
+        total = dict(self._own_usage)
+        for child in self._children:
+            add_usage(total, child._total_usage or child._sum_usage())  # type: ignore[arg-type]
+        return total  # type: ignore[return-value]
+
+    async def _cancel_children(self) -> None:
+        pending = [c for c in self._children if not c._finished.is_set()]
+        for child in pending:
+            child.cancel()
+        for child in pending:
+            try:
+                await child._finished.wait()
+            except asyncio.CancelledError:
+                # Cancelled again while cleaning up: the children are cancelled already.
+                raise
+
+    def add_usage(self, usage: Usage) -> None:
+        """Count ``usage`` as this run's own (a model call made by the run)."""
+        add_usage(self._own_usage, usage)
+
+    @property
+    def children(self) -> tuple[RunOutput, ...]:
+        """The runs started inside this run (by its tools or steps)."""
+        return tuple(self._children)
+
+    @property
+    def parent(self) -> RunOutput | None:
+        """The run this run was started inside, if any."""
+        return self._parent
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def __aiter__(self) -> AsyncIterator[Chunk]:
+        return self._log.read(0)
+
+    @property
+    def full_stream(self) -> AsyncIterator[Chunk]:
+        """Every chunk of the run from the first, then live until the terminal chunk."""
+        return self._log.read(0)
+
+    def read(self, offset: int = 0) -> AsyncIterator[Chunk]:
+        """Every chunk from ``offset`` on (replay), then live until the terminal chunk."""
+        return self._log.read(offset)
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        """The chunks written so far (a copy)."""
+        return self._log.snapshot()
+
+    async def pipe_to(self, writer: ChunkWriter) -> None:
+        """Forward every chunk of this run into ``writer`` (nested streaming, PROTOCOL.md §5).
+
+        ``data-*`` chunks go through ``writer.custom`` so they surface at the top level from any
+        depth; every other chunk is wrapped whole by ``writer.write``.
+        """
+        write = writer.write
+        async for chunk in self._log.read(0):
+            if is_data_chunk(chunk):
+                await writer.custom(chunk)
+            else:
+                await write(chunk)
+
+    def statistics(self) -> LogStatistics:
+        """How many chunks the run holds and how many readers wait (PROTOCOL.md §3)."""
+        return self._log.statistics()
+
+    # -- control and results -----------------------------------------------------------------
+
+    def cancel(self) -> bool:
+        """Cancel the run, its running tools or steps and its nested runs; it ends with abort.
+
+        Returns False when the run had already ended.
+        """
+        if self._task is None or self._task.done():
+            return False
+        self._task.cancel()
+        return True
+
+    @property
+    def done(self) -> bool:
+        """True once the run has written its terminal chunk."""
+        return self._finished.is_set()
+
+    async def wait(self) -> None:
+        """Wait until the run has ended (never raises for a failed run)."""
+        await self._finished.wait()
+
+    @property
+    def status(self) -> Awaitable[RunStatus]:
+        """``success``, ``failed``, ``suspended`` or ``canceled`` once the run ended."""
+        return Deferred(self, lambda: self._status)
+
+    @property
+    def error(self) -> Awaitable[BaseException | None]:
+        """The error a failed run ended with, or None."""
+        return Deferred(self, lambda: self._error)
+
+    @property
+    def usage(self) -> Awaitable[Usage]:
+        """Total usage of this run and every nested run, each counted once."""
+        return Deferred(self, self._usage_value)
+
+    @property
+    def total_usage(self) -> Awaitable[Usage]:
+        """The same as :attr:`usage`: this run's model calls plus every nested run's."""
+        return Deferred(self, self._usage_value)
+
+    def _usage_value(self) -> Usage:
+        self._raise_if_failed()
+        return self._total_usage or self._sum_usage()
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
