@@ -1,0 +1,205 @@
+"""OpenAI and every OpenAI-compatible server (Ollama, vLLM, llama.cpp, LM Studio, OpenRouter, …).
+
+Importing this module registers two providers (it needs ``pip install 'streamwise[openai]'``)::
+
+    "openai/<model>"            # Chat Completions
+    "openai-responses/<model>"  # the Responses API
+
+Both read ``OPENAI_API_KEY`` and ``OPENAI_BASE_URL``; see ``docs/providers.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any, Literal
+
+import openai
+
+from ..errors import ConfigurationError, ModelError
+from ._base import ModelPart, ModelRequest
+from ._openai_chat import ChatStreamState, chat_messages, chat_tools
+from ._openai_responses import ResponsesStreamState, responses_input, responses_tools
+from ._providers import describe_api_error
+from ._registry import register_provider
+
+__all__ = ("OpenAICompatible",)
+
+Api = Literal["chat", "responses"]
+
+_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+class OpenAICompatible:
+    """A model behind the OpenAI API or any server that speaks it.
+
+    Args:
+        model: the model id at the server, e.g. ``gpt-4.1-mini`` or ``llama3.2``.
+        base_url: the API's address (default: ``OPENAI_BASE_URL``, else OpenAI's). A local
+            server is e.g. ``http://localhost:11434/v1`` (Ollama).
+        api_key: the key (default: ``OPENAI_API_KEY``). Servers that need none get a placeholder.
+        client: an ``openai.AsyncOpenAI`` to use instead of making one (then ``base_url``,
+            ``api_key`` and ``max_retries`` are ignored).
+        api: ``"chat"`` (Chat Completions, what compatible servers speak) or ``"responses"``.
+        max_retries: how many times the SDK retries a failed request (429, 5xx, connection
+            errors) with backoff, honouring ``retry-after``, before the run fails.
+        timeout: seconds before a request times out (default: the SDK's).
+
+    Raises:
+        ConfigurationError: no API key for OpenAI's own API.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        client: openai.AsyncOpenAI | None = None,
+        api: Api = "chat",
+        max_retries: int = 2,
+        timeout: float | None = None,
+    ) -> None:
+        if api not in ("chat", "responses"):
+            raise ConfigurationError(f"api must be 'chat' or 'responses', got {api!r}")
+        self._model_id = model
+        self._api: Api = api
+        if client is None:
+            base_url = base_url or os.environ.get("OPENAI_BASE_URL") or _DEFAULT_BASE_URL
+            api_key = api_key or os.environ.get("OPENAI_API_KEY")
+            if not api_key:
+                if base_url.rstrip("/") == _DEFAULT_BASE_URL:
+                    raise ConfigurationError(
+                        f"model 'openai/{model}' needs an API key: set OPENAI_API_KEY or pass "
+                        "api_key=...; for a local OpenAI-compatible server set OPENAI_BASE_URL "
+                        "(e.g. http://localhost:11434/v1 for Ollama)"
+                    )
+                api_key = "not-needed"  # local servers ignore it; the SDK insists on one
+            extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+            client = openai.AsyncOpenAI(
+                api_key=api_key, base_url=base_url, max_retries=max_retries, **extra
+            )
+        self._client = client
+        self._max_retries = client.max_retries
+
+    @property
+    def provider(self) -> str:
+        """``openai``."""
+        return "openai"
+
+    @property
+    def model_id(self) -> str:
+        """The model's id at the server."""
+        return self._model_id
+
+    @property
+    def api(self) -> Api:
+        """Which API the model calls: ``chat`` or ``responses``."""
+        return self._api
+
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        """The SDK client the model uses."""
+        return self._client
+
+    def __repr__(self) -> str:
+        return f"OpenAICompatible(model={self._model_id!r}, api={self._api!r})"
+
+    def stream(self, request: ModelRequest) -> AsyncGenerator[ModelPart, None]:
+        """Call the model once, streaming; yields parts until ``finish``.
+
+        Raises:
+            ModelError: the request failed (authentication, rate limit after the retries, any
+                other HTTP error), the connection dropped, or the server reported an error
+                mid-stream. The SDK's exception is the ``__cause__``.
+        """
+        if self._api == "chat":
+            return self._stream_chat(request)
+        return self._stream_responses(request)
+
+    async def _stream_chat(self, request: ModelRequest) -> AsyncGenerator[ModelPart, None]:
+        body: dict[str, Any] = {
+            "model": self._model_id,
+            "messages": chat_messages(request["messages"]),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if request["tools"]:
+            body["tools"] = chat_tools(request["tools"])
+        _add_options(body, request.get("options"), max_tokens_key="max_tokens")
+        create: Any = self._client.chat.completions.create
+        state = ChatStreamState()
+        try:
+            stream = await create(**body)
+            async with stream:
+                async for chunk in stream:
+                    for part in state.feed(chunk):
+                        yield part
+        except openai.APIError as exc:
+            raise self._error(exc) from exc
+        for part in state.end():
+            yield part
+
+    async def _stream_responses(self, request: ModelRequest) -> AsyncGenerator[ModelPart, None]:
+        body: dict[str, Any] = {
+            "model": self._model_id,
+            "input": responses_input(request["messages"]),
+            "stream": True,
+        }
+        if request["tools"]:
+            body["tools"] = responses_tools(request["tools"])
+        _add_options(body, request.get("options"), max_tokens_key="max_output_tokens")
+        create: Any = self._client.responses.create
+        state = ResponsesStreamState(f"openai model {self._model_id!r}")
+        try:
+            stream = await create(**body)
+            async with stream:
+                async for event in stream:
+                    for part in state.feed(event):
+                        yield part
+        except openai.APIError as exc:
+            raise self._error(exc) from exc
+        if not state.finished:
+            raise ModelError(
+                f"openai model {self._model_id!r}: the response stream ended without "
+                "response.completed"
+            )
+
+    def _error(self, exc: openai.APIError) -> ModelError:
+        return ModelError(
+            describe_api_error(
+                exc,
+                provider="openai",
+                model=self._model_id,
+                key_env="OPENAI_API_KEY",
+                max_retries=self._max_retries,
+            )
+        )
+
+
+def _add_options(
+    body: dict[str, Any], options: Mapping[str, Any] | None, *, max_tokens_key: str
+) -> None:
+    """Pass the request's provider options through (``max_output_tokens`` renamed for the API)."""
+    if not options:
+        return
+    extra: dict[str, Any] = {}
+    for key, value in options.items():
+        if key in ("max_output_tokens", "maxOutputTokens"):
+            key = max_tokens_key
+        if key in body:
+            raise ConfigurationError(f"provider option {key!r} is set by streamwise itself")
+        extra[key] = value
+    body["extra_body"] = extra
+
+
+def _chat_model(name: str) -> OpenAICompatible:
+    return OpenAICompatible(name)
+
+
+def _responses_model(name: str) -> OpenAICompatible:
+    return OpenAICompatible(name, api="responses")
+
+
+register_provider("openai", _chat_model)
+register_provider("openai-responses", _responses_model)
