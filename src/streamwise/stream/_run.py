@@ -85,6 +85,7 @@ class RunOutput:
         self._task: asyncio.Task[None] | None = None
         self._terminated = False
         self._end_hooks: list[Callable[[RunOutput], Awaitable[None]]] = []
+        self._producer: Coroutine[Any, Any, None] | None = None
         self._parent = _current_run.get()
         if self._parent is not None:
             self._parent._children.append(self)
@@ -117,6 +118,7 @@ class RunOutput:
             ) from None
         ctx = contextvars.copy_context()
         ctx.run(_current_run.set, self)
+        self._producer = producer
         task = loop.create_task(self._own(producer), name=f"run:{self.run_id}", context=ctx)
         task.add_done_callback(self._on_task_done)
         self._task = task
@@ -146,8 +148,11 @@ class RunOutput:
                 self._close()
 
     def _on_task_done(self, task: asyncio.Task[None]) -> None:
-        # Safety net: a task cancelled before its first step never entered _own.
+        # Safety net: a task cancelled before its first step never entered _own, so its
+        # producer never started: close it (no "never awaited" warning) and end with abort.
         if not self._terminated:
+            if self._producer is not None:
+                self._producer.close()
             self._end("canceled", None)
         if not self._finished.is_set():
             self._close()
