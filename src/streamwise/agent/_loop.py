@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -27,6 +28,11 @@ __all__ = ("LoopConfig", "run_agent")
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def _now_iso() -> str:
+    # Mastra's metadata.timestamp is the response's Date, serialised as ISO 8601 in UTC.
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 async def _maybe_await(value: Any) -> Any:
@@ -105,7 +111,7 @@ async def run_agent(out: AgentOutput, cfg: LoopConfig) -> None:
                     "usage": total,
                 },
                 "totalUsage": total,
-                "metadata": {"modelId": model.model_id, **out._response},
+                "metadata": {"modelId": model.model_id, "timestamp": _now_iso(), **out._response},
             },
         }
     )
@@ -281,7 +287,7 @@ async def _run_step(
                 "messageId": message_id,
                 "stepResult": {"reason": reason, "isContinued": continued, "warnings": []},
                 "output": {"text": step_text, "toolCalls": calls, "usage": usage},
-                "metadata": {"modelId": model.model_id, "timestamp": _now_ms(), **metadata},
+                "metadata": {"modelId": model.model_id, "timestamp": _now_iso(), **metadata},
             },
         }
     )
