@@ -15,6 +15,7 @@ The hierarchy::
     │   └── ToolOutputError
     └── RunError                    a run that failed; carries ``run_id``
         ├── ModelError
+        ├── StructuredOutputError
         └── RunCanceledError
 
 Tool errors never escape a run: they become ``tool-error`` chunks the model can read.
@@ -33,6 +34,7 @@ __all__ = (
     "RunError",
     "ScriptExhaustedError",
     "StreamwiseError",
+    "StructuredOutputError",
     "ToolError",
     "ToolInputError",
     "ToolOutputError",
@@ -114,6 +116,10 @@ class RunError(StreamwiseError):
 
 class ModelError(RunError):
     """Raised when the model call of a run fails (provider error, dropped connection, script)."""
+
+
+class StructuredOutputError(RunError):
+    """Raised when a run asked for structured output and the model's answer does not fit."""
 
 
 class RunCanceledError(RunError):

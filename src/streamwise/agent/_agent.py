@@ -97,6 +97,7 @@ class Agent:
         on_step_finish: Callable[[StepResult], Any] | None = None,
         on_finish: Callable[[AgentOutput], Any] | None = None,
         run_id: str | None = None,
+        output: type[pydantic.BaseModel] | None = None,
     ) -> AgentOutput:
         """Start a run now and return its output object (PROTOCOL.md §3).
 
@@ -108,6 +109,9 @@ class Agent:
             on_step_finish: called with each :class:`StepResult`.
             on_finish: called with the output object before the ``finish`` chunk.
             run_id: the run's id (default: a new UUID).
+            output: a pydantic model for structured output: partial objects stream as
+                ``object`` chunks (``out.object_stream``), the validated one as
+                ``object-result`` (``await out.object``).
         """
         steps = self.max_steps if max_steps is None else max_steps
         _check_max_steps(steps, self.id)
@@ -127,6 +131,7 @@ class Agent:
             registry=registry,
             on_step_finish=on_step_finish,
             on_finish=on_finish,
+            output=_check_output(output, self.id),
         )
         out = AgentOutput(agent_id=self.id, run_id=run_id, on_chunk=on_chunk)
         out.app = registry
@@ -140,6 +145,7 @@ class Agent:
         max_steps: int | None = None,
         runtime_context: Mapping[str, Any] | None = None,
         run_id: str | None = None,
+        output: type[pydantic.BaseModel] | None = None,
     ) -> GenerateResult:
         """Run to the end without streaming and return every result.
 
@@ -148,12 +154,26 @@ class Agent:
             RunCanceledError: the run was cancelled.
         """
         out = self.stream(
-            messages, max_steps=max_steps, runtime_context=runtime_context, run_id=run_id
+            messages,
+            max_steps=max_steps,
+            runtime_context=runtime_context,
+            run_id=run_id,
+            output=output,
         )
         result = await out.result()
         if result.status == "canceled":
             raise RunCanceledError(f"run {out.run_id} was cancelled", run_id=out.run_id)
         return result
+
+
+def _check_output(
+    output: type[pydantic.BaseModel] | None, agent_id: str
+) -> type[pydantic.BaseModel] | None:
+    if output is not None and not (
+        isinstance(output, type) and issubclass(output, pydantic.BaseModel)
+    ):
+        raise ConfigurationError(f"output for agent {agent_id!r} must be a pydantic model class")
+    return output
 
 
 def _check_max_steps(value: Any, agent_id: str) -> None:

@@ -16,12 +16,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import pydantic
 
 from ..errors import ModelError, RunError, UnknownToolError
 from ..models import LanguageModel, ModelMessage, ModelRequest, ToolSpec
 from ..stream import ToolOutputWriter, Usage, error_info, normalize_usage
 from ..tools import AppRegistry, Tool, ToolContext
 from ._output import AgentOutput, StepResult
+from ._structured import ObjectAccumulator, structured_instructions
 
 __all__ = ("LoopConfig", "run_agent")
 
@@ -56,6 +58,7 @@ class LoopConfig:
     registry: AppRegistry | None
     on_step_finish: Callable[[StepResult], Any] | None = None
     on_finish: Callable[[AgentOutput], Any] | None = None
+    output: type[pydantic.BaseModel] | None = None
 
 
 async def run_agent(out: AgentOutput, cfg: LoopConfig) -> None:
@@ -75,6 +78,10 @@ async def run_agent(out: AgentOutput, cfg: LoopConfig) -> None:
     system = cfg.instructions
     if callable(system):
         system = await _maybe_await(system(cfg.runtime_context))
+    objects = ObjectAccumulator(cfg.output) if cfg.output is not None else None
+    if cfg.output is not None:
+        extra = structured_instructions(cfg.output)
+        system = f"{system}\n\n{extra}" if system else extra
     conversation: list[ModelMessage] = []
     if system:
         conversation.append({"role": "system", "content": system})
@@ -84,7 +91,7 @@ async def run_agent(out: AgentOutput, cfg: LoopConfig) -> None:
     reason = "stop"
     step_number = 0
     while True:
-        step = await _run_step(out, cfg, model, conversation, message_id, step_number)
+        step = await _run_step(out, cfg, model, conversation, message_id, step_number, objects)
         out._steps.append(step)
         reason = step.finish_reason
         if cfg.on_step_finish is not None:
@@ -94,6 +101,11 @@ async def run_agent(out: AgentOutput, cfg: LoopConfig) -> None:
             break
 
     out._finish_reason = reason
+    if objects is not None:
+        value = objects.finish(run_id)
+        out._object = value
+        emit({"type": "object-result", "runId": run_id, "from": "AGENT",
+              "object": value.model_dump(mode="json")})  # fmt: skip
     total = await out._settle_children()
     if cfg.on_finish is not None:
         await _maybe_await(cfg.on_finish(out))
@@ -124,6 +136,7 @@ async def _run_step(
     conversation: list[ModelMessage],
     message_id: str,
     step_number: int,
+    objects: ObjectAccumulator | None,
 ) -> StepResult:
     emit = out.emit
     run_id = out.run_id
@@ -148,6 +161,10 @@ async def _run_step(
     reason = "stop"
     metadata: dict[str, Any] = {}
     request: ModelRequest = {"messages": list(conversation), "tools": cfg.tool_specs}
+    if objects is not None:
+        objects.reset()
+        request["options"] = {"responseFormat": {"type": "json", "name": objects.schema.__name__,
+                                                 "schema": objects.schema.model_json_schema()}}  # fmt: skip
     model_error: BaseException | None = None
     tasks: list[asyncio.Task[None]] = []
     input_names: dict[str, str] = {}
@@ -169,6 +186,11 @@ async def _run_step(
                             "payload": {"id": part["id"], "text": delta},
                         }
                     )
+                    if objects is not None:
+                        partial = objects.feed(delta)
+                        if partial is not None:
+                            emit({"type": "object", "runId": run_id, "from": "AGENT",
+                                  "object": partial})  # fmt: skip
                 elif t == "reasoning-delta":
                     delta = part["delta"]
                     reasoning.append(delta)

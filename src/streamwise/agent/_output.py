@@ -43,6 +43,7 @@ class GenerateResult:
     steps: list[StepResult]
     response: dict[str, Any]
     status: RunStatus
+    object: Any = None
 
 
 class AgentOutput(RunOutput):
@@ -73,6 +74,7 @@ class AgentOutput(RunOutput):
         self._finish_reason: str | None = None
         self._response: dict[str, Any] = {}
         self._response_messages: list[ModelMessage] = []
+        self._object: Any = None
 
     # -- streams ---------------------------------------------------------------------------
 
@@ -85,6 +87,16 @@ class AgentOutput(RunOutput):
         async for chunk in self._log.read(0):
             if chunk["type"] == "text-delta" and chunk.get("runId") == self.run_id:
                 yield chunk["payload"]["text"]
+
+    @property
+    def object_stream(self) -> AsyncIterator[Any]:
+        """The partial objects of a structured-output run (``object`` chunks), as they grow."""
+        return self._object_stream()
+
+    async def _object_stream(self) -> AsyncIterator[Any]:
+        async for chunk in self._log.read(0):
+            if chunk["type"] == "object" and chunk.get("runId") == self.run_id:
+                yield chunk["object"]
 
     # -- awaitables ------------------------------------------------------------------------
 
@@ -104,6 +116,11 @@ class AgentOutput(RunOutput):
     def reasoning_text(self) -> Awaitable[str]:
         """The reasoning text of every step, joined."""
         return Deferred(self, self._ok(lambda: "".join(self._reasoning)))
+
+    @property
+    def object(self) -> Awaitable[Any]:
+        """The validated structured output (an instance of ``output``), or None without one."""
+        return Deferred(self, self._ok(lambda: self._object))
 
     @property
     def finish_reason(self) -> Awaitable[str | None]:
@@ -149,6 +166,7 @@ class AgentOutput(RunOutput):
             steps=list(self._steps),
             response={**self._response, "messages": list(self._response_messages)},
             status=self._status,
+            object=self._object,
         )
 
     def _abort_chunk(self) -> Chunk:
