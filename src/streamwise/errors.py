@@ -16,6 +16,7 @@ The hierarchy::
     └── RunError                    a run that failed; carries ``run_id``
         ├── ModelError
         ├── StructuredOutputError
+        ├── RunNotSuspendedError
         └── RunCanceledError
 
 Tool errors never escape a run: they become ``tool-error`` chunks the model can read.
@@ -32,6 +33,7 @@ __all__ = (
     "ProviderNotInstalledError",
     "RunCanceledError",
     "RunError",
+    "RunNotSuspendedError",
     "ScriptExhaustedError",
     "StreamwiseError",
     "StructuredOutputError",
@@ -120,6 +122,10 @@ class ModelError(RunError):
 
 class StructuredOutputError(RunError):
     """Raised when a run asked for structured output and the model's answer does not fit."""
+
+
+class RunNotSuspendedError(RunError):
+    """Raised when approving, declining or resuming a run that is not waiting for it."""
 
 
 class RunCanceledError(RunError):
