@@ -157,3 +157,12 @@ def test_model_string_errors_are_clear() -> None:
         Agent("a", model="gpt-4")
     with pytest.raises(ConfigurationError, match="unknown model provider 'nope'"):
         Agent("a", model="nope/x")
+
+
+def test_async_on_chunk_is_refused_with_a_reason() -> None:
+    async def hook(chunk: dict[str, object]) -> None:
+        return None
+
+    agent = Agent("a", model=ScriptedModel([{"text": "x"}]))
+    with pytest.raises(ConfigurationError, match="plain function"):
+        agent.stream("x", on_chunk=hook)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -124,6 +125,11 @@ class Agent:
         """
         steps = self.max_steps if max_steps is None else max_steps
         _check_max_steps(steps, self.id)
+        if on_chunk is not None and inspect.iscoroutinefunction(on_chunk):
+            raise ConfigurationError(
+                "on_chunk must be a plain function: it runs on the hot path for every chunk; "
+                "for async work, read the stream (async for chunk in out) instead"
+            )
         registry = self._registry()
         cfg = LoopConfig(
             agent_id=self.id,

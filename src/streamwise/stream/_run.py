@@ -226,11 +226,7 @@ class RunOutput:
         for child in pending:
             child.cancel()
         for child in pending:
-            try:
-                await child._finished.wait()
-            except asyncio.CancelledError:
-                # Cancelled again while cleaning up: the children are cancelled already.
-                raise
+            await child._finished.wait()
 
     def add_usage(self, usage: Usage) -> None:
         """Count ``usage`` as this run's own (a model call made by the run)."""
