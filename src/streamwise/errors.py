@@ -15,7 +15,8 @@ The hierarchy::
     │   └── ToolOutputError
     └── RunError                    a run that failed; carries ``run_id``
         ├── ModelError
-        └── RunCanceledError
+        ├── RunCanceledError
+        └── WorkflowRunBusyError
 
 Tool errors never escape a run: they become ``tool-error`` chunks the model can read.
 """
@@ -38,6 +39,7 @@ __all__ = (
     "ToolOutputError",
     "UnknownProviderError",
     "UnknownToolError",
+    "WorkflowRunBusyError",
     "WriterClosedError",
 )
 
@@ -118,3 +120,7 @@ class ModelError(RunError):
 
 class RunCanceledError(RunError):
     """Raised by ``generate()`` when the run was cancelled before it finished."""
+
+
+class WorkflowRunBusyError(RunError):
+    """Raised when a workflow run is resumed (or started) while another stream is running it."""
