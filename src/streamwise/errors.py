@@ -17,7 +17,8 @@ The hierarchy::
         ├── ModelError
         ├── StructuredOutputError
         ├── RunNotSuspendedError
-        └── RunCanceledError
+        ├── RunCanceledError
+        └── WorkflowRunBusyError
 
 Tool errors never escape a run: they become ``tool-error`` chunks the model can read.
 """
@@ -42,6 +43,7 @@ __all__ = (
     "ToolOutputError",
     "UnknownProviderError",
     "UnknownToolError",
+    "WorkflowRunBusyError",
     "WriterClosedError",
 )
 
@@ -130,3 +132,7 @@ class RunNotSuspendedError(RunError):
 
 class RunCanceledError(RunError):
     """Raised by ``generate()`` when the run was cancelled before it finished."""
+
+
+class WorkflowRunBusyError(RunError):
+    """Raised when a workflow run is resumed (or started) while another stream is running it."""
