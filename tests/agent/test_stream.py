@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from streamwise import Agent, create_tool
 from streamwise.errors import ConfigurationError
-from streamwise.testing import ScriptedModel
+from streamwise.testing import ScriptedModel, Turn
 from tests.support import collect, types, usage
 
 
@@ -138,7 +138,7 @@ async def test_generate_returns_results() -> None:
 
 
 async def test_max_steps_stops_the_loop() -> None:
-    call = {"tool_calls": [{"name": "lookup", "args": {"topic": "x"}}]}
+    call: Turn = {"tool_calls": [{"name": "lookup", "args": {"topic": "x"}}]}
 
     async def lookup(inp: Topic, ctx: object) -> str:
         return "r"
