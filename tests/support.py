@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from streamwise import Chunk, RunOutput
@@ -20,3 +22,16 @@ def types(chunks: list[Chunk]) -> list[str]:
 def usage(inp: int, out: int) -> dict[str, Any]:
     """A scripted usage dict."""
     return {"inputTokens": inp, "outputTokens": out}
+
+
+async def until(predicate: Callable[[], bool], *, max_turns: int = 10_000) -> None:
+    """Yield to the event loop until ``predicate()`` holds (no wall-clock waiting).
+
+    Like trio's ``wait_all_tasks_blocked``: lets the other tasks run, turn by turn; fails the
+    test instead of hanging when the condition never comes.
+    """
+    for _ in range(max_turns):
+        if predicate():
+            return
+        await asyncio.sleep(0)  # one scheduler turn, not a timed wait
+    raise AssertionError("condition not reached after letting every task run")

@@ -15,7 +15,10 @@ The hierarchy::
     │   └── ToolOutputError
     └── RunError                    a run that failed; carries ``run_id``
         ├── ModelError
-        └── RunCanceledError
+        ├── StructuredOutputError
+        ├── RunNotSuspendedError
+        ├── RunCanceledError
+        └── WorkflowRunBusyError
 
 Tool errors never escape a run: they become ``tool-error`` chunks the model can read.
 """
@@ -31,13 +34,16 @@ __all__ = (
     "ProviderNotInstalledError",
     "RunCanceledError",
     "RunError",
+    "RunNotSuspendedError",
     "ScriptExhaustedError",
     "StreamwiseError",
+    "StructuredOutputError",
     "ToolError",
     "ToolInputError",
     "ToolOutputError",
     "UnknownProviderError",
     "UnknownToolError",
+    "WorkflowRunBusyError",
     "WriterClosedError",
 )
 
@@ -116,5 +122,17 @@ class ModelError(RunError):
     """Raised when the model call of a run fails (provider error, dropped connection, script)."""
 
 
+class StructuredOutputError(RunError):
+    """Raised when a run asked for structured output and the model's answer does not fit."""
+
+
+class RunNotSuspendedError(RunError):
+    """Raised when approving, declining or resuming a run that is not waiting for it."""
+
+
 class RunCanceledError(RunError):
     """Raised by ``generate()`` when the run was cancelled before it finished."""
+
+
+class WorkflowRunBusyError(RunError):
+    """Raised when a workflow run is resumed (or started) while another stream is running it."""

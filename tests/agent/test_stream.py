@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from streamwise import Agent, create_tool
 from streamwise.errors import ConfigurationError
-from streamwise.testing import ScriptedModel
+from streamwise.testing import ScriptedModel, Turn
 from tests.support import collect, types, usage
 
 
@@ -138,7 +138,7 @@ async def test_generate_returns_results() -> None:
 
 
 async def test_max_steps_stops_the_loop() -> None:
-    call = {"tool_calls": [{"name": "lookup", "args": {"topic": "x"}}]}
+    call: Turn = {"tool_calls": [{"name": "lookup", "args": {"topic": "x"}}]}
 
     async def lookup(inp: Topic, ctx: object) -> str:
         return "r"
@@ -157,3 +157,12 @@ def test_model_string_errors_are_clear() -> None:
         Agent("a", model="gpt-4")
     with pytest.raises(ConfigurationError, match="unknown model provider 'nope'"):
         Agent("a", model="nope/x")
+
+
+def test_async_on_chunk_is_refused_with_a_reason() -> None:
+    async def hook(chunk: dict[str, object]) -> None:
+        return None
+
+    agent = Agent("a", model=ScriptedModel([{"text": "x"}]))
+    with pytest.raises(ConfigurationError, match="plain function"):
+        agent.stream("x", on_chunk=hook)

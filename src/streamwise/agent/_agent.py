@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import pydantic
 
-from ..errors import ConfigurationError, RunCanceledError
+from ..errors import ConfigurationError, RunCanceledError, RunNotSuspendedError
 from ..models import LanguageModel, ToolSpec, resolve_model
 from ..stream import Chunk, current_run
 from ..tools import AppRegistry, Tool, ToolContext, create_tool
 from ._input import AgentInput, to_messages
-from ._loop import LoopConfig, run_agent
+from ._loop import Decision, LoopConfig, Resume, SuspendedState, run_agent
 from ._output import AgentOutput, GenerateResult, StepResult
 
 __all__ = ("Agent", "Instructions")
@@ -83,6 +86,10 @@ class Agent:
             for name_, t in self.tools.items()
         ]
         self.app: AppRegistry | None = None
+        self._suspended: OrderedDict[str, tuple[SuspendedState, LoopConfig]] = OrderedDict()
+
+    #: How many suspended runs an agent keeps in memory for approval / resume (oldest dropped).
+    max_suspended_runs: int = 1000
 
     def __repr__(self) -> str:
         return f"Agent(id={self.id!r}, model={self.model.provider}/{self.model.model_id})"
@@ -97,6 +104,8 @@ class Agent:
         on_step_finish: Callable[[StepResult], Any] | None = None,
         on_finish: Callable[[AgentOutput], Any] | None = None,
         run_id: str | None = None,
+        output: type[pydantic.BaseModel] | None = None,
+        require_tool_approval: bool = False,
     ) -> AgentOutput:
         """Start a run now and return its output object (PROTOCOL.md §3).
 
@@ -108,13 +117,20 @@ class Agent:
             on_step_finish: called with each :class:`StepResult`.
             on_finish: called with the output object before the ``finish`` chunk.
             run_id: the run's id (default: a new UUID).
+            output: a pydantic model for structured output: partial objects stream as
+                ``object`` chunks (``out.object_stream``), the validated one as
+                ``object-result`` (``await out.object``).
+            require_tool_approval: every tool call waits for :meth:`approve_tool_call` or
+                :meth:`decline_tool_call` (tools made with ``require_approval=True`` always do).
         """
         steps = self.max_steps if max_steps is None else max_steps
         _check_max_steps(steps, self.id)
-        parent = current_run()
-        registry = self.app
-        if registry is None and isinstance(parent, AgentOutput):
-            registry = parent.app
+        if on_chunk is not None and inspect.iscoroutinefunction(on_chunk):
+            raise ConfigurationError(
+                "on_chunk must be a plain function: it runs on the hot path for every chunk; "
+                "for async work, read the stream (async for chunk in out) instead"
+            )
+        registry = self._registry()
         cfg = LoopConfig(
             agent_id=self.id,
             model=self.model,
@@ -127,11 +143,126 @@ class Agent:
             registry=registry,
             on_step_finish=on_step_finish,
             on_finish=on_finish,
+            output=_check_output(output, self.id),
+            require_tool_approval=require_tool_approval,
         )
+        return self._start(cfg, run_id, on_chunk)
+
+    def _registry(self) -> AppRegistry | None:
+        parent = current_run()
+        if self.app is None and isinstance(parent, AgentOutput):
+            return parent.app
+        return self.app
+
+    def _start(
+        self, cfg: LoopConfig, run_id: str | None, on_chunk: Callable[[Chunk], Any] | None
+    ) -> AgentOutput:
         out = AgentOutput(agent_id=self.id, run_id=run_id, on_chunk=on_chunk)
-        out.app = registry
+        out.app = cfg.registry
+        cfg.on_suspend = lambda state: self._keep_suspended(state, cfg)
         out._launch(run_agent(out, cfg))
         return out
+
+    # -- human in the loop -------------------------------------------------------------------
+
+    def _keep_suspended(self, state: SuspendedState, cfg: LoopConfig) -> None:
+        self._suspended[state.run_id] = (state, cfg)
+        while len(self._suspended) > self.max_suspended_runs:
+            self._suspended.popitem(last=False)
+
+    def suspended_runs(self) -> list[str]:
+        """The ids of this agent's runs that wait for approval or resume data (oldest first)."""
+        return list(self._suspended)
+
+    def approve_tool_call(
+        self,
+        run_id: str,
+        *,
+        tool_call_id: str | None = None,
+        on_chunk: Callable[[Chunk], Any] | None = None,
+    ) -> AgentOutput:
+        """Run the call(s) waiting for approval in ``run_id`` and go on, in a new stream.
+
+        Args:
+            run_id: the suspended run (its new stream keeps the id).
+            tool_call_id: the call to approve; default every call waiting for approval.
+
+        Raises:
+            RunNotSuspendedError: the run is not waiting (unknown, finished, or resumed already).
+        """
+        return self._continue(run_id, tool_call_id, Decision("approve"), "approval", on_chunk)
+
+    def decline_tool_call(
+        self,
+        run_id: str,
+        *,
+        tool_call_id: str | None = None,
+        on_chunk: Callable[[Chunk], Any] | None = None,
+    ) -> AgentOutput:
+        """Decline the waiting call(s): the model reads that the user did not approve, and goes on."""
+        return self._continue(run_id, tool_call_id, Decision("decline"), "approval", on_chunk)
+
+    def resume_stream(
+        self,
+        resume_data: Any,
+        *,
+        run_id: str,
+        tool_call_id: str | None = None,
+        on_chunk: Callable[[Chunk], Any] | None = None,
+    ) -> AgentOutput:
+        """Run a call that suspended itself again, with ``ctx.resume_data = resume_data``.
+
+        Args:
+            resume_data: data for the tool (validated against its ``resume_schema``).
+            run_id: the suspended run (its new stream keeps the id).
+            tool_call_id: which suspended call; needed only when several wait.
+
+        Raises:
+            RunNotSuspendedError: the run is not waiting (unknown, finished, or resumed already).
+        """
+        return self._continue(
+            run_id, tool_call_id, Decision("resume", resume_data), "suspended", on_chunk
+        )
+
+    def _continue(
+        self,
+        run_id: str,
+        tool_call_id: str | None,
+        decision: Decision,
+        kind: str,
+        on_chunk: Callable[[Chunk], Any] | None,
+    ) -> AgentOutput:
+        entry = self._suspended.get(run_id)
+        if entry is None:
+            raise RunNotSuspendedError(
+                f"run {run_id!r} of agent {self.id!r} is not waiting for approval or resume "
+                "data (unknown, finished, or resumed already)",
+                run_id=run_id,
+            )
+        state, old = entry
+        waiting = [p for p in state.pending if p.kind == kind]
+        if tool_call_id is not None:
+            waiting = [p for p in waiting if p.tool_call_id == tool_call_id]
+        elif kind == "suspended" and len(waiting) > 1:
+            raise ConfigurationError(
+                f"run {run_id!r} has {len(waiting)} suspended tool calls; pass tool_call_id= one "
+                f"of {', '.join(p.tool_call_id for p in waiting)}"
+            )
+        if not waiting:
+            what = "approval" if kind == "approval" else "resume data"
+            raise RunNotSuspendedError(
+                f"run {run_id!r} has no tool call {tool_call_id or ''} waiting for {what}".replace(
+                    "  ", " "
+                ),
+                run_id=run_id,
+            )
+        del self._suspended[run_id]  # claimed: a second resume gets RunNotSuspendedError
+        cfg = dataclasses.replace(
+            old,
+            registry=self._registry() or old.registry,
+            resume=Resume(state, {p.tool_call_id: decision for p in waiting}),
+        )
+        return self._start(cfg, run_id, on_chunk)
 
     async def generate(
         self,
@@ -140,6 +271,7 @@ class Agent:
         max_steps: int | None = None,
         runtime_context: Mapping[str, Any] | None = None,
         run_id: str | None = None,
+        output: type[pydantic.BaseModel] | None = None,
     ) -> GenerateResult:
         """Run to the end without streaming and return every result.
 
@@ -148,12 +280,26 @@ class Agent:
             RunCanceledError: the run was cancelled.
         """
         out = self.stream(
-            messages, max_steps=max_steps, runtime_context=runtime_context, run_id=run_id
+            messages,
+            max_steps=max_steps,
+            runtime_context=runtime_context,
+            run_id=run_id,
+            output=output,
         )
         result = await out.result()
         if result.status == "canceled":
             raise RunCanceledError(f"run {out.run_id} was cancelled", run_id=out.run_id)
         return result
+
+
+def _check_output(
+    output: type[pydantic.BaseModel] | None, agent_id: str
+) -> type[pydantic.BaseModel] | None:
+    if output is not None and not (
+        isinstance(output, type) and issubclass(output, pydantic.BaseModel)
+    ):
+        raise ConfigurationError(f"output for agent {agent_id!r} must be a pydantic model class")
+    return output
 
 
 def _check_max_steps(value: Any, agent_id: str) -> None:

@@ -43,6 +43,8 @@ class GenerateResult:
     steps: list[StepResult]
     response: dict[str, Any]
     status: RunStatus
+    object: Any = None
+    suspended: list[dict[str, Any]] = field(default_factory=list)
 
 
 class AgentOutput(RunOutput):
@@ -73,6 +75,8 @@ class AgentOutput(RunOutput):
         self._finish_reason: str | None = None
         self._response: dict[str, Any] = {}
         self._response_messages: list[ModelMessage] = []
+        self._object: Any = None
+        self._suspended: list[dict[str, Any]] = []
 
     # -- streams ---------------------------------------------------------------------------
 
@@ -85,6 +89,16 @@ class AgentOutput(RunOutput):
         async for chunk in self._log.read(0):
             if chunk["type"] == "text-delta" and chunk.get("runId") == self.run_id:
                 yield chunk["payload"]["text"]
+
+    @property
+    def object_stream(self) -> AsyncIterator[Any]:
+        """The partial objects of a structured-output run (``object`` chunks), as they grow."""
+        return self._object_stream()
+
+    async def _object_stream(self) -> AsyncIterator[Any]:
+        async for chunk in self._log.read(0):
+            if chunk["type"] == "object" and chunk.get("runId") == self.run_id:
+                yield chunk["object"]
 
     # -- awaitables ------------------------------------------------------------------------
 
@@ -104,6 +118,17 @@ class AgentOutput(RunOutput):
     def reasoning_text(self) -> Awaitable[str]:
         """The reasoning text of every step, joined."""
         return Deferred(self, self._ok(lambda: "".join(self._reasoning)))
+
+    @property
+    def object(self) -> Awaitable[Any]:
+        """The validated structured output (an instance of ``output``), or None without one."""
+        return Deferred(self, self._ok(lambda: self._object))
+
+    @property
+    def suspended(self) -> Awaitable[list[dict[str, Any]]]:
+        """The calls a suspended run waits on: ``{toolCallId, toolName, args, kind,
+        suspendPayload}`` with ``kind`` ``approval`` or ``suspended`` (empty otherwise)."""
+        return Deferred(self, self._ok(lambda: list(self._suspended)))
 
     @property
     def finish_reason(self) -> Awaitable[str | None]:
@@ -149,6 +174,8 @@ class AgentOutput(RunOutput):
             steps=list(self._steps),
             response={**self._response, "messages": list(self._response_messages)},
             status=self._status,
+            object=self._object,
+            suspended=list(self._suspended),
         )
 
     def _abort_chunk(self) -> Chunk:

@@ -86,12 +86,11 @@ class ChunkLog:
             self._waiters.append(waiter)
             try:
                 await waiter
-            finally:
-                if not waiter.done():
-                    waiter.cancel()
-                    # Drop only our own waiter; others stay.
-                    with contextlib.suppress(ValueError):
-                        self._waiters.remove(waiter)
+            except BaseException:
+                # Cancelled (or closed) while waiting: drop only our own waiter; others stay.
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+                raise
 
     def statistics(self) -> LogStatistics:
         """How many chunks are held and how many readers are waiting for the next one."""

@@ -16,7 +16,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
 from typing import Any, Generic, Literal, TypeVar
@@ -27,6 +29,8 @@ from ._usage import add_usage, empty_usage
 from ._writer import ChunkWriter
 
 __all__ = ("Deferred", "RunOutput", "RunStatus", "current_run")
+
+_log = logging.getLogger("streamwise")
 
 RunStatus = Literal["running", "success", "failed", "suspended", "canceled"]
 T = TypeVar("T")
@@ -80,6 +84,8 @@ class RunOutput:
         self._children: list[RunOutput] = []
         self._task: asyncio.Task[None] | None = None
         self._terminated = False
+        self._end_hooks: list[Callable[[RunOutput], Awaitable[None]]] = []
+        self._producer: Coroutine[Any, Any, None] | None = None
         self._parent = _current_run.get()
         if self._parent is not None:
             self._parent._children.append(self)
@@ -112,6 +118,7 @@ class RunOutput:
             ) from None
         ctx = contextvars.copy_context()
         ctx.run(_current_run.set, self)
+        self._producer = producer
         task = loop.create_task(self._own(producer), name=f"run:{self.run_id}", context=ctx)
         task.add_done_callback(self._on_task_done)
         self._task = task
@@ -129,27 +136,47 @@ class RunOutput:
         finally:
             if not self._terminated:
                 self._end("failed", RuntimeError("the run ended without a terminal chunk"))
+            try:
+                for hook in self._end_hooks:
+                    try:
+                        await hook(self)
+                    except Exception:
+                        # The run has its terminal chunk already; a failing hook (say, the
+                        # database is gone) must not keep the others or the readers waiting.
+                        _log.exception("end hook %r of run %s failed", hook, self.run_id)
+            finally:
+                self._close()
 
     def _on_task_done(self, task: asyncio.Task[None]) -> None:
-        # Safety net: a task cancelled before its first step never entered _own.
+        # Safety net: a task cancelled before its first step never entered _own, so its
+        # producer never started: close it (no "never awaited" warning) and end with abort.
         if not self._terminated:
+            if self._producer is not None:
+                self._producer.close()
             self._end("canceled", None)
+        if not self._finished.is_set():
+            self._close()
+
+    def add_end_hook(self, hook: Callable[[RunOutput], Awaitable[None]]) -> None:
+        """Await ``hook(run)`` when the run ends (after its terminal chunk, before it counts as
+        done and readers see the end): where persistence of what arrived belongs. Hooks run on
+        success, error and cancellation alike; one that raises does not stop the others."""
+        self._end_hooks.append(hook)
 
     def _end(self, status: RunStatus, error: BaseException | None) -> None:
-        """Write the terminal chunk for a run that did not finish normally, and close."""
+        """Write the terminal chunk for a run that did not finish normally."""
         if self._terminated:
             return
+        self._terminated = True
         self._status = status
         self._error = error
         if self._total_usage is None:
             self._total_usage = self._sum_usage()
-        try:
-            if error is not None:
-                self.emit(self._error_chunk(error))
-            else:
-                self.emit(self._abort_chunk())
-        finally:
-            self._close()
+        chunk = self._error_chunk(error) if error is not None else self._abort_chunk()
+        # emit appends before it calls on_chunk, so if on_chunk raises (perhaps the reason we
+        # are here) the terminal chunk is in the log all the same.
+        with contextlib.suppress(Exception):
+            self.emit(chunk)
 
     def _close(self) -> None:
         self._terminated = True
@@ -157,12 +184,13 @@ class RunOutput:
         self._finished.set()
 
     def _finish(self, terminal: Chunk, status: RunStatus = "success") -> None:
-        """Write the run's normal terminal chunk (``finish`` / ``workflow-finish``) and close."""
+        """Write the run's normal terminal chunk (``finish`` / ``workflow-finish``).
+
+        The log closes when the producer returns, after the end hooks.
+        """
+        self._terminated = True
         self._status = status
-        try:
-            self.emit(terminal)
-        finally:
-            self._close()
+        self.emit(terminal)
 
     def _error_chunk(self, error: BaseException) -> Chunk:
         from ._chunks import error_info
@@ -198,11 +226,7 @@ class RunOutput:
         for child in pending:
             child.cancel()
         for child in pending:
-            try:
-                await child._finished.wait()
-            except asyncio.CancelledError:
-                # Cancelled again while cleaning up: the children are cancelled already.
-                raise
+            await child._finished.wait()
 
     def add_usage(self, usage: Usage) -> None:
         """Count ``usage`` as this run's own (a model call made by the run)."""

@@ -1,0 +1,870 @@
+"""The run engine: walks a workflow's graph inside the run's owner task (PROTOCOL.md §6).
+
+Every step is executed by :meth:`Execution.run_step`, which writes the step's events with the
+keys and order of the reference traces (``workflow-step-start`` → ``workflow-step-output``* →
+``workflow-step-result`` | ``workflow-step-suspended``) and saves the snapshot at the step's
+start and end. A step never raises into the engine: its failure, or its suspension, is an
+:class:`Outcome`, so parallel branches finish on their own and only cancellation unwinds.
+
+A resume loads the snapshot and walks the graph again: a step that already succeeded is
+*replayed* (its stored output, no events), the suspended step being resumed runs again with
+``resume_data``, and everything after it runs as usual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+import pydantic
+
+from ..errors import ConfigurationError, RunError, WorkflowRunBusyError
+from ..stream import StepOutputWriter, error_info
+from ..tools import AppRegistry
+from ._graph import (
+    BranchNode,
+    ForeachNode,
+    LoopNode,
+    MapNode,
+    Node,
+    ParallelNode,
+    SleepNode,
+    StepNode,
+)
+from ._output import WorkflowOutput
+from ._snapshots import WorkflowSnapshotStore
+from ._step import FlowContext, Step, StepContext, SuspendSignal, validation_message
+
+if TYPE_CHECKING:
+    from ._workflow import Workflow
+
+__all__ = ("Execution", "Outcome", "ResumeRequest")
+
+OutcomeStatus = Literal["success", "failed", "suspended"]
+
+
+class Outcome:
+    """How a step or a node ended: its output, its error, or its suspend payload."""
+
+    __slots__ = ("error", "output", "replayed", "status")
+
+    def __init__(
+        self,
+        status: OutcomeStatus,
+        output: Any = None,
+        error: BaseException | None = None,
+        *,
+        replayed: bool = False,
+    ) -> None:
+        self.status = status
+        self.output = output
+        self.error = error
+        self.replayed = replayed
+
+
+class ResumeRequest:
+    """What a resume asks for: which step (id, path or None for the only one) and its data."""
+
+    __slots__ = ("data", "step")
+
+    def __init__(self, step: str | None, data: Any) -> None:
+        self.step = step
+        self.data = data
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+async def _maybe_await(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump(mode="json")
+    return value
+
+
+class Execution:
+    """One stream of one run: the producer that the run's owner task awaits."""
+
+    def __init__(
+        self,
+        out: WorkflowOutput,
+        workflow: Workflow,
+        store: WorkflowSnapshotStore,
+        *,
+        runtime_context: Mapping[str, Any],
+        registry: AppRegistry | None,
+    ) -> None:
+        self.out = out
+        self.emit = out.emit
+        self.run_id = out.run_id
+        self.workflow = workflow
+        self.store = store
+        self.runtime_context = runtime_context
+        self.registry = registry
+        self.snapshot: dict[str, Any] = {}
+        self.steps: dict[str, dict[str, Any]] = {}
+        self.state: dict[str, Any] = {}
+        self.results: dict[str, Any] = {}
+        self.replay: dict[str, dict[str, Any]] = {}
+        self.target: str | None = None
+        self.resume_data: Any = None
+
+    # -- the producers -----------------------------------------------------------------------
+
+    async def start(self, input_data: Any) -> None:
+        """Run the workflow from the start with ``input_data``."""
+        wf = self.workflow
+        self._workflow_start()
+        value = _json_value(input_data)
+        self._new_snapshot(value)
+        if wf.input_schema is not None:
+            try:
+                value = wf.input_schema.model_validate(value).model_dump(mode="json")
+            except pydantic.ValidationError as exc:
+                error = RunError(
+                    f"the input of workflow {wf.id!r} fails its input_schema: "
+                    f"{validation_message(exc)}",
+                    run_id=self.run_id,
+                )
+                await self._end(Outcome("failed", error=error))
+                return
+            self.snapshot["input"] = value
+        await self._guarded(value)
+
+    async def resume(self, request: ResumeRequest) -> None:
+        """Continue a suspended run from its stored snapshot."""
+        wf = self.workflow
+        self._workflow_start()
+        loaded = await self.store.load_snapshot(wf.id, self.run_id)
+        problem: BaseException | None = None
+        target: str | None = None
+        if loaded is None:
+            problem = RunError(
+                f"workflow {wf.id!r} has no run {self.run_id!r} to resume", run_id=self.run_id
+            )
+        elif loaded.get("status") == "running":
+            problem = self._busy()
+        elif loaded.get("status") != "suspended":
+            problem = RunError(
+                f"run {self.run_id!r} of workflow {wf.id!r} is {loaded.get('status')!r}, not "
+                "suspended: only a suspended run can be resumed",
+                run_id=self.run_id,
+            )
+        else:
+            try:
+                target = _resolve_target(request.step, loaded.get("suspendedPaths", {}), wf.id)
+            except ConfigurationError as exc:
+                problem = exc
+        if problem is None and not await self.store.compare_and_set_status(
+            wf.id, self.run_id, "suspended", "running"
+        ):
+            problem = self._busy()
+        if problem is not None or loaded is None:
+            # Nothing was claimed: the stored snapshot stays as it is.
+            self._finish_now("failed", problem)
+            return
+        snapshot = loaded
+        snapshot["status"] = "running"
+        snapshot.pop("result", None)
+        snapshot.pop("error", None)
+        self.snapshot = snapshot
+        self.out._snapshot = snapshot
+        self.steps = snapshot.setdefault("steps", {})
+        self.state = snapshot.setdefault("state", {})
+        snapshot.setdefault("suspendedPaths", {}).pop(target, None)
+        self.replay = dict(self.steps)
+        self.results = {
+            k: e.get("output") for k, e in self.steps.items() if e["status"] == "success"
+        }
+        self.target = target
+        self.resume_data = request.data
+        await self.save()
+        await self._guarded(snapshot.get("input"))
+
+    def _busy(self) -> WorkflowRunBusyError:
+        return WorkflowRunBusyError(
+            f"run {self.run_id!r} of workflow {self.workflow.id!r} is running in another "
+            "stream (perhaps in another process); wait for it to end",
+            run_id=self.run_id,
+        )
+
+    async def _guarded(self, value: Any) -> None:
+        try:
+            outcome = await self.run_sequence(self.workflow, value, "", ())
+        except asyncio.CancelledError:
+            # Keep the snapshot honest, then let the cancellation through (STYLE.md rule 9).
+            self.snapshot["status"] = "canceled"
+            for entry in self.steps.values():
+                if entry["status"] in ("running", "waiting"):
+                    entry["status"] = "canceled"
+            await self.save()
+            raise
+        except Exception as exc:
+            self.snapshot["status"] = "failed"
+            self.snapshot["error"] = error_info(exc)
+            await self.save()
+            raise
+        await self._end(outcome)
+
+    def _workflow_start(self) -> None:
+        self.emit(
+            {
+                "type": "workflow-start",
+                "runId": self.run_id,
+                "from": "WORKFLOW",
+                "payload": {"workflowId": self.workflow.id},
+            }
+        )
+
+    def _new_snapshot(self, value: Any) -> None:
+        self.snapshot = {
+            "status": "running",
+            "input": value,
+            "state": self.state,
+            "steps": self.steps,
+            "suspendedPaths": {},
+        }
+        self.out._snapshot = self.snapshot
+
+    async def _end(self, outcome: Outcome) -> None:
+        wf = self.workflow
+        out = self.out
+        if outcome.status == "success" and wf.output_schema is not None:
+            try:
+                outcome.output = wf.output_schema.model_validate(outcome.output).model_dump(
+                    mode="json"
+                )
+            except pydantic.ValidationError as exc:
+                outcome = Outcome(
+                    "failed",
+                    error=RunError(
+                        f"the output of workflow {wf.id!r} fails its output_schema: "
+                        f"{validation_message(exc)}",
+                        run_id=self.run_id,
+                    ),
+                )
+        snapshot = self.snapshot
+        snapshot["status"] = outcome.status
+        if outcome.status == "success":
+            snapshot["result"] = outcome.output
+            out._result = outcome.output
+        elif outcome.status == "failed" and outcome.error is not None:
+            snapshot["error"] = error_info(outcome.error)
+        await self.save()
+        await out._settle_children()
+        self._finish_now(outcome.status, outcome.error)
+
+    def _finish_now(self, status: OutcomeStatus, error: BaseException | None) -> None:
+        out = self.out
+        if status == "failed":
+            out._error = error
+        usage = out._total_usage or out._sum_usage()
+        out._finish(out.finish_chunk(status, usage, error=error), status)
+
+    async def save(self) -> None:
+        """Store the snapshot (at every step start and end, PROTOCOL.md §9)."""
+        await self.store.save_snapshot(self.workflow.id, self.run_id, self.snapshot)
+
+    # -- the graph ---------------------------------------------------------------------------
+
+    async def run_sequence(
+        self, workflow: Workflow, value: Any, prefix: str, path: tuple[int, ...]
+    ) -> Outcome:
+        """Run a workflow's nodes in order, each on the previous one's output."""
+        outcome = Outcome("success", value)
+        for index, node in enumerate(workflow.nodes):
+            outcome = await self.run_node(node, value, prefix, (*path, index))
+            if outcome.status != "success":
+                return outcome
+            value = outcome.output
+        return outcome
+
+    async def run_node(self, node: Node, value: Any, prefix: str, path: tuple[int, ...]) -> Outcome:
+        """Run one node of the graph."""
+        if isinstance(node, StepNode):
+            return await self.run_unit(node.step, value, prefix, path)
+        if isinstance(node, ParallelNode):
+            return await self._concurrently(node.steps, value, prefix, path)
+        if isinstance(node, BranchNode):
+            return await self._branch(node, value, prefix, path)
+        if isinstance(node, LoopNode):
+            return await self._loop(node, value, prefix, path)
+        if isinstance(node, ForeachNode):
+            return await self._foreach(node, value, prefix, path)
+        if isinstance(node, SleepNode):
+            return await self._sleep(node, value, prefix)
+        return await self._map(node, value, prefix)
+
+    async def run_unit(
+        self, unit: Step | Workflow, value: Any, prefix: str, path: tuple[int, ...]
+    ) -> Outcome:
+        """Run a step, or a nested workflow as a step."""
+        if isinstance(unit, Step):
+            return await self.run_step(unit, value, prefix, path)
+        return await self._nested(unit, value, prefix, path)
+
+    def _flow_context(self, value: Any, prefix: str, iteration: int = 0) -> FlowContext:
+        return FlowContext(
+            input_data=value,
+            run_id=self.run_id,
+            state=self.state,
+            runtime_context=self.runtime_context,
+            iteration_count=iteration,
+            results=lambda id_: self._lookup(prefix, id_),
+        )
+
+    def _lookup(self, prefix: str, step_id: str) -> Any:
+        if prefix:
+            found = self.results.get(prefix + step_id)
+            if found is not None:
+                return found
+        return self.results.get(step_id)
+
+    def _replayed(self, sid: str, path: tuple[int, ...]) -> Outcome | dict[str, Any] | None:
+        """A stored outcome to reuse (success, or a suspended step not being resumed), the
+        stored entry of the step being resumed, or None to run the step afresh."""
+        if not self.replay:
+            return None
+        prior = self.replay.pop(sid, None)
+        if prior is None:
+            return None
+        status = prior["status"]
+        if status == "success":
+            return Outcome("success", prior.get("output"), replayed=True)
+        if status == "suspended":
+            if self.target == sid or (
+                self.target is not None and self.target.startswith(sid + ".")
+            ):
+                return prior
+            return Outcome("suspended", prior.get("suspendPayload"), replayed=True)
+        return None
+
+    # -- one step ----------------------------------------------------------------------------
+
+    async def run_step(self, step: Step, value: Any, prefix: str, path: tuple[int, ...]) -> Outcome:
+        """Run one step with its events and snapshot saves."""
+        sid = prefix + step.id
+        resumed = self._replayed(sid, path) if self.replay else None
+        if isinstance(resumed, Outcome):
+            if resumed.status == "success":
+                self.results[sid] = resumed.output
+            return resumed
+        emit = self.emit
+        run_id = self.run_id
+        base: dict[str, Any]
+        entry: dict[str, Any]
+        if resumed is None:
+            started_at = _now_ms()
+            base = {
+                "stepName": sid,
+                "id": sid,
+                "stepCallId": str(uuid.uuid4()),
+                "payload": value,
+                "startedAt": started_at,
+                "status": "running",
+            }
+            entry = {"status": "running", "payload": value, "startedAt": started_at}
+            resume_data: Any = None
+        else:
+            value = resumed.get("payload")
+            resume_data = self.resume_data
+            base = {
+                "stepName": sid,
+                "id": sid,
+                "stepCallId": str(uuid.uuid4()),
+                "payload": value,
+                "startedAt": resumed["startedAt"],
+                "status": "running",
+                "resumePayload": resume_data,
+                "resumedAt": _now_ms(),
+            }
+            entry = {
+                "status": "running",
+                "payload": value,
+                "startedAt": resumed["startedAt"],
+                "resumePayload": resume_data,
+            }
+        self.steps[sid] = entry
+        emit({"type": "workflow-step-start", "runId": run_id, "from": "WORKFLOW", "payload": base})
+        await self.save()
+        outcome = await self.execute(step, sid, value, prefix, resume_data, resumed is not None)
+        self._step_end(sid, base, entry, outcome, path)
+        await self.save()
+        return outcome
+
+    def _step_end(
+        self,
+        sid: str,
+        base: dict[str, Any],
+        entry: dict[str, Any],
+        outcome: Outcome,
+        path: tuple[int, ...],
+        *,
+        leaf: bool = True,
+    ) -> None:
+        ended = _now_ms()
+        status = outcome.status
+        if status == "success":
+            entry["status"] = "success"
+            entry["output"] = outcome.output
+            entry["endedAt"] = ended
+            self.results[sid] = outcome.output
+            kind = "workflow-step-result"
+            payload = {**base, "status": "success", "output": outcome.output, "endedAt": ended}
+        elif status == "failed":
+            info = error_info(outcome.error or RunError("step failed"))
+            entry["status"] = "failed"
+            entry["error"] = info
+            entry["endedAt"] = ended
+            kind = "workflow-step-result"
+            payload = {**base, "status": "failed", "error": info, "endedAt": ended}
+        else:
+            entry["status"] = "suspended"
+            entry["suspendPayload"] = outcome.output
+            entry["suspendedAt"] = ended
+            if leaf:
+                # Only the step that called suspend() is resumable; a nested workflow
+                # around it is suspended too, but is not a resume target of its own.
+                self.snapshot["suspendedPaths"][sid] = list(path)
+            kind = "workflow-step-suspended"
+            payload = {
+                "stepName": sid,
+                "id": sid,
+                "stepCallId": base["stepCallId"],
+                "payload": base["payload"],
+                "startedAt": base["startedAt"],
+                "status": "suspended",
+                "suspendPayload": outcome.output,
+                "suspendedAt": ended,
+            }
+        self.emit({"type": kind, "runId": self.run_id, "from": "WORKFLOW", "payload": payload})
+
+    async def execute(
+        self,
+        step: Step,
+        sid: str,
+        value: Any,
+        prefix: str,
+        resume_data: Any,
+        resuming: bool,
+    ) -> Outcome:
+        """Validate the input, call ``execute`` (with retries), validate the output."""
+        run_id = self.run_id
+        try:
+            data = value if step.input_schema is None else step.input_schema.model_validate(value)
+        except pydantic.ValidationError as exc:
+            return Outcome(
+                "failed",
+                error=RunError(
+                    f"step {sid!r} got an input that fails its input_schema: "
+                    f"{validation_message(exc)}",
+                    run_id=run_id,
+                ),
+            )
+        if resuming and step.resume_schema is not None:
+            try:
+                resume_data = step.resume_schema.model_validate(_json_value(resume_data))
+            except pydantic.ValidationError as exc:
+                return Outcome(
+                    "failed",
+                    error=RunError(
+                        f"the resume data of step {sid!r} fails its resume_schema: "
+                        f"{validation_message(exc)}",
+                        run_id=run_id,
+                    ),
+                )
+        writer = StepOutputWriter(self.emit, run_id=run_id, step_name=sid)
+        ctx = StepContext(
+            input_data=data,
+            writer=writer,
+            run_id=run_id,
+            workflow_id=self.workflow.id,
+            step_id=sid,
+            runtime_context=self.runtime_context,
+            state=self.state,
+            resume_data=resume_data,
+            suspend_schema=step.suspend_schema,
+            results=(lambda id_: self._lookup(prefix, id_)),
+            registry=self.registry,
+        )
+        attempt = 0
+        try:
+            while True:
+                try:
+                    raw = await step.execute(ctx)
+                    break
+                except SuspendSignal as signal:
+                    return Outcome("suspended", signal.payload)
+                except Exception as exc:
+                    if attempt >= step.retries:
+                        return Outcome("failed", error=exc)
+                    # Exponential backoff: retry_delay, then twice that, then four times…
+                    await asyncio.sleep(step.retry_delay * (2**attempt))
+                    attempt += 1
+                    ctx.retry_count = attempt
+        finally:
+            writer.close()
+        if isinstance(raw, pydantic.BaseModel):
+            raw = raw.model_dump(mode="json")
+        if step.output_schema is not None:
+            try:
+                raw = step.output_schema.model_validate(raw).model_dump(mode="json")
+            except pydantic.ValidationError as exc:
+                return Outcome(
+                    "failed",
+                    error=RunError(
+                        f"step {sid!r} returned an output that fails its output_schema: "
+                        f"{validation_message(exc)}",
+                        run_id=run_id,
+                    ),
+                )
+        return Outcome("success", raw)
+
+    # -- constructs --------------------------------------------------------------------------
+
+    async def _concurrently(
+        self,
+        units: tuple[Step | Workflow, ...] | list[Step | Workflow],
+        value: Any,
+        prefix: str,
+        path: tuple[int, ...],
+    ) -> Outcome:
+        async with asyncio.TaskGroup() as tg:
+            tasks = [
+                tg.create_task(self.run_unit(unit, value, prefix, (*path, i)))
+                for i, unit in enumerate(units)
+            ]
+        outcomes = [t.result() for t in tasks]
+        for outcome in outcomes:
+            if outcome.status == "failed":
+                return outcome
+        for outcome in outcomes:
+            if outcome.status == "suspended":
+                return outcome
+        return Outcome(
+            "success",
+            {unit.id: o.output for unit, o in zip(units, outcomes, strict=True)},
+            replayed=all(o.replayed for o in outcomes),
+        )
+
+    async def _branch(
+        self, node: BranchNode, value: Any, prefix: str, path: tuple[int, ...]
+    ) -> Outcome:
+        chosen: list[Step | Workflow] = []
+        if self.replay:
+            # Resuming: the branches taken are those with a stored entry; no re-evaluation.
+            chosen = [unit for _, unit in node.branches if prefix + unit.id in self.replay]
+        if not chosen:
+            ctx = self._flow_context(value, prefix)
+            try:
+                for condition, unit in node.branches:
+                    if await _maybe_await(condition(ctx)):
+                        chosen.append(unit)
+            except Exception as exc:
+                return Outcome("failed", error=exc)
+        return await self._concurrently(chosen, value, prefix, path)
+
+    async def _loop(
+        self, node: LoopNode, value: Any, prefix: str, path: tuple[int, ...]
+    ) -> Outcome:
+        outcome = await self.run_unit(node.step, value, prefix, path)
+        if outcome.replayed:
+            return outcome
+        iteration = 1
+        while outcome.status == "success":
+            ctx = self._flow_context(outcome.output, prefix, iteration)
+            try:
+                verdict = bool(await _maybe_await(node.condition(ctx)))
+            except Exception as exc:
+                return Outcome("failed", error=exc)
+            if verdict == node.until:
+                return outcome
+            outcome = await self.run_unit(node.step, outcome.output, prefix, path)
+            iteration += 1
+        return outcome
+
+    async def _foreach(
+        self, node: ForeachNode, value: Any, prefix: str, path: tuple[int, ...]
+    ) -> Outcome:
+        step = node.step
+        sid = prefix + step.id
+        resumed = self._replayed(sid, path) if self.replay else None
+        if isinstance(resumed, Outcome):
+            return resumed
+        started_at = _now_ms()
+        base: dict[str, Any] = {
+            "stepName": sid,
+            "id": sid,
+            "stepCallId": str(uuid.uuid4()),
+            "payload": value,
+            "startedAt": started_at,
+            "status": "running",
+        }
+        entry: dict[str, Any] = {"status": "running", "payload": value, "startedAt": started_at}
+        self.steps[sid] = entry
+        emit = self.emit
+        emit(
+            {
+                "type": "workflow-step-start",
+                "runId": self.run_id,
+                "from": "WORKFLOW",
+                "payload": base,
+            }
+        )
+        await self.save()
+        if not isinstance(value, list):
+            outcome = Outcome(
+                "failed",
+                error=RunError(
+                    f"foreach step {sid!r} needs a list as input, got {type(value).__name__}",
+                    run_id=self.run_id,
+                ),
+            )
+        else:
+            outcome = await self._foreach_items(node, sid, value, prefix, path)
+        self._step_end(sid, base, entry, outcome, path)
+        await self.save()
+        return outcome
+
+    async def _foreach_items(
+        self, node: ForeachNode, sid: str, items: list[Any], prefix: str, path: tuple[int, ...]
+    ) -> Outcome:
+        step = node.step
+        results: list[Outcome | None] = [None] * len(items)
+        gate = asyncio.Semaphore(node.concurrency)
+        completed = 0
+        total = len(items)
+
+        async def one(index: int, item: Any) -> None:
+            nonlocal completed
+            async with gate:
+                if isinstance(step, Step):
+                    outcome = await self.execute(step, sid, item, prefix, None, False)
+                else:
+                    outcome = await self.run_sequence(step, item, sid + ".", (*path, index))
+            if outcome.status == "suspended":
+                outcome = Outcome(
+                    "failed",
+                    error=RunError(
+                        f"step {sid!r} suspended inside foreach, which is not supported; "
+                        "suspend in a step after the foreach instead",
+                        run_id=self.run_id,
+                    ),
+                )
+            results[index] = outcome
+            completed += 1
+            self.emit(
+                {
+                    "type": "workflow-step-progress",
+                    "runId": self.run_id,
+                    "from": "WORKFLOW",
+                    "payload": {
+                        "stepName": sid,
+                        "id": sid,
+                        "completedCount": completed,
+                        "totalCount": total,
+                        "currentIndex": index,
+                        "iterationStatus": outcome.status,
+                    },
+                }
+            )
+
+        async with asyncio.TaskGroup() as tg:
+            for index, item in enumerate(items):
+                tg.create_task(one(index, item))
+        outputs = []
+        for outcome in results:
+            assert outcome is not None
+            if outcome.status != "success":
+                return outcome
+            outputs.append(outcome.output)
+        return Outcome("success", outputs)
+
+    async def _sleep(self, node: SleepNode, value: Any, prefix: str) -> Outcome:
+        sid = prefix + node.id
+        resumed = self._replayed(sid, ()) if self.replay else None
+        if isinstance(resumed, Outcome):
+            return resumed
+        started_at = _now_ms()
+        emit = self.emit
+        entry: dict[str, Any] = {"status": "waiting", "payload": value, "startedAt": started_at}
+        self.steps[sid] = entry
+        emit(
+            {
+                "type": "workflow-step-waiting",
+                "runId": self.run_id,
+                "from": "WORKFLOW",
+                "payload": {
+                    "stepName": sid,
+                    "id": sid,
+                    "payload": value,
+                    "startedAt": started_at,
+                    "status": "waiting",
+                },
+            }
+        )
+        await self.save()
+        ctx = self._flow_context(value, prefix)
+        try:
+            if node.until is not None:
+                when = await _maybe_await(node.until(ctx)) if callable(node.until) else node.until
+                if when.tzinfo is None:
+                    when = when.replace(tzinfo=UTC)
+                seconds = (when - datetime.now(UTC)).total_seconds()
+            else:
+                raw = node.seconds
+                seconds = float(await _maybe_await(raw(ctx)) if callable(raw) else raw or 0.0)
+        except Exception as exc:
+            outcome = Outcome("failed", error=exc)
+        else:
+            if seconds > 0:
+                await asyncio.sleep(seconds)
+            outcome = Outcome("success", value)
+        base = {
+            "stepName": sid,
+            "id": sid,
+            "stepCallId": str(uuid.uuid4()),
+            "payload": value,
+            "startedAt": started_at,
+            "status": "running",
+        }
+        self._step_end(sid, base, entry, outcome, ())
+        await self.save()
+        return outcome
+
+    async def _map(self, node: MapNode, value: Any, prefix: str) -> Outcome:
+        sid = prefix + node.id
+        resumed = self._replayed(sid, ()) if self.replay else None
+        if isinstance(resumed, Outcome):
+            return resumed
+        started_at = _now_ms()
+        base: dict[str, Any] = {
+            "stepName": sid,
+            "id": sid,
+            "stepCallId": str(uuid.uuid4()),
+            "payload": value,
+            "startedAt": started_at,
+            "status": "running",
+        }
+        entry: dict[str, Any] = {"status": "running", "payload": value, "startedAt": started_at}
+        self.steps[sid] = entry
+        self.emit(
+            {
+                "type": "workflow-step-start",
+                "runId": self.run_id,
+                "from": "WORKFLOW",
+                "payload": base,
+            }
+        )
+        await self.save()
+        try:
+            result = _json_value(await _maybe_await(node.fn(self._flow_context(value, prefix))))
+            outcome = Outcome("success", result)
+        except Exception as exc:
+            outcome = Outcome("failed", error=exc)
+        self._step_end(sid, base, entry, outcome, ())
+        await self.save()
+        return outcome
+
+    async def _nested(
+        self, workflow: Workflow, value: Any, prefix: str, path: tuple[int, ...]
+    ) -> Outcome:
+        sid = prefix + workflow.id
+        resumed = self._replayed(sid, path) if self.replay else None
+        if isinstance(resumed, Outcome):
+            if resumed.status == "success":
+                self.results[sid] = resumed.output
+            return resumed
+        started_at = _now_ms() if resumed is None else resumed["startedAt"]
+        if resumed is not None:
+            value = resumed.get("payload")
+        base: dict[str, Any] = {
+            "stepName": sid,
+            "id": sid,
+            "stepCallId": str(uuid.uuid4()),
+            "payload": value,
+            "startedAt": started_at,
+            "status": "running",
+        }
+        entry: dict[str, Any] = {"status": "running", "payload": value, "startedAt": started_at}
+        if resumed is not None:
+            base["resumePayload"] = self.resume_data
+            base["resumedAt"] = _now_ms()
+            entry["resumePayload"] = self.resume_data
+        self.steps[sid] = entry
+        self.emit(
+            {
+                "type": "workflow-step-start",
+                "runId": self.run_id,
+                "from": "WORKFLOW",
+                "payload": base,
+            }
+        )
+        await self.save()
+        outcome = await self._nested_body(workflow, sid, value, path)
+        self._step_end(sid, base, entry, outcome, path, leaf=False)
+        await self.save()
+        return outcome
+
+    async def _nested_body(
+        self, workflow: Workflow, sid: str, value: Any, path: tuple[int, ...]
+    ) -> Outcome:
+        if workflow.input_schema is not None:
+            try:
+                value = workflow.input_schema.model_validate(value).model_dump(mode="json")
+            except pydantic.ValidationError as exc:
+                return Outcome(
+                    "failed",
+                    error=RunError(
+                        f"step {sid!r} (workflow {workflow.id!r}) got an input that fails its "
+                        f"input_schema: {validation_message(exc)}",
+                        run_id=self.run_id,
+                    ),
+                )
+        outcome = await self.run_sequence(workflow, value, sid + ".", path)
+        if outcome.status == "success" and workflow.output_schema is not None:
+            try:
+                output = workflow.output_schema.model_validate(outcome.output)
+            except pydantic.ValidationError as exc:
+                return Outcome(
+                    "failed",
+                    error=RunError(
+                        f"step {sid!r} (workflow {workflow.id!r}) returned an output that fails "
+                        f"its output_schema: {validation_message(exc)}",
+                        run_id=self.run_id,
+                    ),
+                )
+            return Outcome("success", output.model_dump(mode="json"))
+        return outcome
+
+
+def _resolve_target(step: str | None, suspended: Mapping[str, Any], workflow_id: str) -> str:
+    """The full id of the suspended step a resume is for."""
+    ids = list(suspended)
+    if not ids:
+        raise ConfigurationError(f"the run of workflow {workflow_id!r} has no suspended step")
+    if step is None:
+        if len(ids) == 1:
+            return ids[0]
+        raise ConfigurationError(
+            f"several steps are suspended ({', '.join(ids)}): say which one with step=..."
+        )
+    if step in suspended:
+        return step
+    matches = [i for i in ids if i.startswith(step + ".") or i.endswith("." + step)]
+    if len(matches) == 1:
+        return matches[0]
+    raise ConfigurationError(
+        f"step {step!r} is not suspended in this run; suspended: {', '.join(ids)}"
+    )
