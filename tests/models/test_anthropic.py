@@ -349,3 +349,19 @@ def test_anthropic_without_a_key_is_a_configuration_error(monkeypatch: pytest.Mo
     monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
     with pytest.raises(ConfigurationError, match="ANTHROPIC_API_KEY"):
         resolve_model(f"anthropic/{MODEL}")
+
+
+async def test_anthropic_response_format_option_is_not_sent(
+    server: WireServer, model: AnthropicModel
+) -> None:
+    """The agent puts the schema in the system prompt; Claude gets no unknown body field."""
+    server.queue(load_transcript("anthropic_text"))
+    request: ModelRequest = {
+        "messages": [{"role": "user", "content": "hi"}],
+        "tools": [],
+        "options": {"responseFormat": {"type": "json", "schema": {"type": "object"}}},
+    }
+    await parts_of(model, request)
+    body = server.requests[0].json()
+    assert "responseFormat" not in body
+    assert "output_config" not in body

@@ -690,3 +690,54 @@ async def test_openai_local_server_needs_no_key(monkeypatch: pytest.MonkeyPatch)
     model = OpenAICompatible("llama3.2", base_url="http://localhost:11434/v1")
     assert str(model.client.base_url) == "http://localhost:11434/v1/"
     await model.client.close()
+
+
+# -- structured output ------------------------------------------------------------------------
+
+
+class Weather(pydantic.BaseModel):
+    city: str
+    celsius: int
+
+
+async def test_openai_agent_structured_output_sends_a_json_schema_format(
+    server: WireServer, model: OpenAICompatible
+) -> None:
+    server.queue(load_transcript("openai_chat_json_output"))
+    out = Agent("a", model=model).stream("Weather in Paris?", output=Weather)
+    chunks = await collect(out)
+    assert await out.object == Weather(city="Paris", celsius=21)
+    assert "object" in types(chunks)
+    body = server.requests[0].json()
+    assert body["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {
+            "name": "Weather",
+            "schema": Weather.model_json_schema(),
+            "strict": False,
+        },
+    }
+    assert "responseFormat" not in body
+
+
+async def test_openai_responses_structured_output_uses_text_format(
+    server: WireServer, responses_model: OpenAICompatible
+) -> None:
+    server.queue(load_transcript("openai_responses_reasoning_text"))
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}}}
+    request: ModelRequest = {
+        "messages": [{"role": "user", "content": "hi"}],
+        "tools": [],
+        "options": {
+            "responseFormat": {"type": "json", "name": "Answer", "schema": schema},
+            "max_output_tokens": 100,
+            "reasoning": {"effort": "low", "summary": "auto"},
+        },
+    }
+    await parts_of(responses_model, request)
+    body = server.requests[0].json()
+    assert body["text"] == {
+        "format": {"type": "json_schema", "name": "Answer", "schema": schema, "strict": False}
+    }
+    assert body["max_output_tokens"] == 100
+    assert body["reasoning"] == {"effort": "low", "summary": "auto"}

@@ -122,6 +122,8 @@ class AnthropicModel:
                 body["max_tokens"] = value
             elif key == "thinking":
                 body["thinking"] = value
+            elif key == "responseFormat":
+                continue  # the agent puts the schema in the system prompt; see docs/providers.md
             elif key in body:
                 raise ConfigurationError(f"provider option {key!r} is set by streamwise itself")
             else:

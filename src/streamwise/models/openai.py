@@ -126,7 +126,7 @@ class OpenAICompatible:
         }
         if request["tools"]:
             body["tools"] = chat_tools(request["tools"])
-        _add_options(body, request.get("options"), max_tokens_key="max_tokens")
+        _add_options(body, request.get("options"), api="chat")
         create: Any = self._client.chat.completions.create
         state = ChatStreamState()
         try:
@@ -148,7 +148,7 @@ class OpenAICompatible:
         }
         if request["tools"]:
             body["tools"] = responses_tools(request["tools"])
-        _add_options(body, request.get("options"), max_tokens_key="max_output_tokens")
+        _add_options(body, request.get("options"), api="responses")
         create: Any = self._client.responses.create
         state = ResponsesStreamState(f"openai model {self._model_id!r}")
         try:
@@ -177,20 +177,45 @@ class OpenAICompatible:
         )
 
 
-def _add_options(
-    body: dict[str, Any], options: Mapping[str, Any] | None, *, max_tokens_key: str
-) -> None:
-    """Pass the request's provider options through (``max_output_tokens`` renamed for the API)."""
+def _add_options(body: dict[str, Any], options: Mapping[str, Any] | None, *, api: Api) -> None:
+    """Pass the request's provider options through into the body.
+
+    ``max_output_tokens`` is renamed for the API; ``responseFormat`` (the agent's structured
+    output, ``{"type": "json", "name"?, "schema"?}``) becomes the API's JSON schema format,
+    not strict, since any pydantic schema must be accepted.
+    """
     if not options:
         return
     extra: dict[str, Any] = {}
     for key, value in options.items():
+        if key == "responseFormat":
+            fmt = _json_format(value)
+            if api == "chat":
+                extra["response_format"] = fmt
+            else:
+                inner = fmt.get("json_schema", {})
+                extra["text"] = {"format": {"type": fmt["type"], **inner}}
+            continue
         if key in ("max_output_tokens", "maxOutputTokens"):
-            key = max_tokens_key
+            key = "max_tokens" if api == "chat" else "max_output_tokens"
         if key in body:
             raise ConfigurationError(f"provider option {key!r} is set by streamwise itself")
         extra[key] = value
     body["extra_body"] = extra
+
+
+def _json_format(value: Mapping[str, Any]) -> dict[str, Any]:
+    schema = value.get("schema")
+    if schema is None:
+        return {"type": "json_object"}
+    spec: dict[str, Any] = {
+        "name": value.get("name") or "output",
+        "schema": schema,
+        "strict": False,
+    }
+    if value.get("description"):
+        spec["description"] = value["description"]
+    return {"type": "json_schema", "json_schema": spec}
 
 
 def _chat_model(name: str) -> OpenAICompatible:
