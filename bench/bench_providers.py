@@ -1,9 +1,10 @@
 """Per-chunk overhead of the provider adapters over the SDKs' own iteration.
 
 A 5,000-delta transcript (OpenAI Chat Completions, and Anthropic Messages) is served on loopback by
-the tests' wire server. Each round times the official SDK iterating the stream by itself, then
-the same bytes through our model's ``stream()`` (SDK + mapping to model parts); the difference is
-our cost per chunk. A third number times the sans-IO mapping alone over already-parsed chunks.
+the tests' wire server, running in a subprocess so that its work is not timed. Each round times
+the official SDK iterating the stream by itself, then the same bytes through our model's
+``stream()`` (SDK + mapping to model parts); the difference is our cost per chunk. A third number
+times the sans-IO mapping alone over already-parsed chunks.
 
 Run: ``.venv/bin/python bench/bench_providers.py [--deltas 5000] [--rounds 7]``
 """
@@ -12,11 +13,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import multiprocessing
 import statistics
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +106,31 @@ def anthropic_transcript(deltas: int) -> tuple[Reply, list[dict[str, Any]]]:
     return Reply(200, "OK", SSE, body.encode()), events
 
 
+def _serve(conn: Connection, reply: Reply, count: int) -> None:
+    asyncio.run(_serve_until_told(conn, reply, count))
+
+
+async def _serve_until_told(conn: Connection, reply: Reply, count: int) -> None:
+    async with WireServer() as server:
+        server.queue(*[reply] * count)
+        conn.send(server.port)
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+
+
+@contextlib.contextmanager
+def served(reply: Reply, count: int) -> Iterator[str]:
+    """The address of a wire server in a subprocess that answers ``count`` requests with ``reply``."""
+    ctx = multiprocessing.get_context("spawn")
+    ours, theirs = ctx.Pipe()
+    proc = ctx.Process(target=_serve, args=(theirs, reply, count), daemon=True)
+    proc.start()
+    try:
+        yield f"http://127.0.0.1:{ours.recv()}"
+    finally:
+        ours.send("stop")
+        proc.join(10)
+
+
 async def _count(it: AsyncIterator[Any]) -> int:
     n = 0
     async for _ in it:
@@ -117,8 +146,8 @@ async def _timed(run: Callable[[], Awaitable[int]]) -> tuple[float, int]:
 
 async def bench_openai(deltas: int, rounds: int) -> dict[str, float]:
     reply, chunks = openai_transcript(deltas)
-    async with WireServer() as server:
-        client = openai.AsyncOpenAI(api_key="k", base_url=f"{server.base_url}/v1")
+    with served(reply, 2 * rounds + 2) as base_url:
+        client = openai.AsyncOpenAI(api_key="k", base_url=f"{base_url}/v1")
         model = OpenAICompatible("gpt-4o-mini", client=client)
 
         async def sdk_only() -> int:
@@ -135,7 +164,7 @@ async def bench_openai(deltas: int, rounds: int) -> dict[str, float]:
         async def ours() -> int:
             return await _count(model.stream(REQUEST))
 
-        result = await _compare(server, reply, sdk_only, ours, rounds)
+        result = await _compare(sdk_only, ours, rounds)
         await client.close()
     parsed = [ChatCompletionChunk.model_validate(c) for c in chunks]
 
@@ -151,8 +180,8 @@ async def bench_openai(deltas: int, rounds: int) -> dict[str, float]:
 
 async def bench_anthropic(deltas: int, rounds: int) -> dict[str, float]:
     reply, events = anthropic_transcript(deltas)
-    async with WireServer() as server:
-        client = anthropic.AsyncAnthropic(api_key="k", base_url=server.base_url)
+    with served(reply, 2 * rounds + 2) as base_url:
+        client = anthropic.AsyncAnthropic(api_key="k", base_url=base_url)
         model = AnthropicModel("claude-sonnet-4-6", client=client)
 
         async def sdk_only() -> int:
@@ -169,7 +198,7 @@ async def bench_anthropic(deltas: int, rounds: int) -> dict[str, float]:
         async def ours() -> int:
             return await _count(model.stream(REQUEST))
 
-        result = await _compare(server, reply, sdk_only, ours, rounds)
+        result = await _compare(sdk_only, ours, rounds)
         await client.close()
     from anthropic.types import RawMessageStreamEvent
     from pydantic import TypeAdapter
@@ -187,8 +216,6 @@ async def bench_anthropic(deltas: int, rounds: int) -> dict[str, float]:
 
 
 async def _compare(
-    server: WireServer,
-    reply: Reply,
     sdk_only: Callable[[], Awaitable[int]],
     ours: Callable[[], Awaitable[int]],
     rounds: int,
@@ -197,7 +224,6 @@ async def _compare(
     our_times: list[float] = []
     sdk_n = our_n = 0
     for i in range(rounds + 1):  # the first round warms up connections and imports
-        server.queue(reply, reply)
         t_sdk, sdk_n = await _timed(sdk_only)
         t_ours, our_n = await _timed(ours)
         if i:
