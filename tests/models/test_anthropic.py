@@ -365,3 +365,20 @@ async def test_anthropic_response_format_option_is_not_sent(
     body = server.requests[0].json()
     assert "responseFormat" not in body
     assert "output_config" not in body
+
+
+@pytest.mark.parametrize(
+    ("transcript", "reason"),
+    [
+        ("anthropic_text", "stop"),
+        ("anthropic_max_tokens", "length"),
+        ("anthropic_refusal", "content-filter"),
+        ("anthropic_tool_use", "tool-calls"),
+    ],
+)
+async def test_anthropic_stop_reasons_are_mapped(
+    server: WireServer, model: AnthropicModel, transcript: str, reason: str
+) -> None:
+    server.queue(load_transcript(transcript))
+    parts = await parts_of(model)
+    assert parts[-1]["finishReason"] == reason

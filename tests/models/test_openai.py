@@ -741,3 +741,40 @@ async def test_openai_responses_structured_output_uses_text_format(
     }
     assert body["max_output_tokens"] == 100
     assert body["reasoning"] == {"effort": "low", "summary": "auto"}
+
+
+# -- finish reasons ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("transcript", "reason"),
+    [
+        ("openai_chat_text", "stop"),
+        ("openai_chat_length", "length"),
+        ("openai_chat_content_filter", "content-filter"),
+        ("openai_chat_tool_call", "tool-calls"),
+    ],
+)
+async def test_openai_chat_finish_reasons_are_mapped(
+    server: WireServer, model: OpenAICompatible, transcript: str, reason: str
+) -> None:
+    server.queue(load_transcript(transcript))
+    parts = await parts_of(model)
+    assert parts[-1]["finishReason"] == reason
+
+
+async def test_openai_responses_incomplete_finishes_with_length(
+    server: WireServer, responses_model: OpenAICompatible
+) -> None:
+    server.queue(load_transcript("openai_responses_incomplete"))
+    parts = await parts_of(responses_model)
+    assert parts[-1]["finishReason"] == "length"
+    assert parts[-1]["usage"]["outputTokens"] == 210
+
+
+async def test_openai_responses_failed_raises(
+    server: WireServer, responses_model: OpenAICompatible
+) -> None:
+    server.queue(load_transcript("openai_responses_failed"))
+    with pytest.raises(ModelError, match="server_error: The model failed to generate a response"):
+        await parts_of(responses_model)

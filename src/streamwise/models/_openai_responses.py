@@ -120,7 +120,10 @@ class ResponsesStreamState:
                 return []
             return [{"type": "tool-input-delta", "id": call[0], "delta": event.delta}]
         if t in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
-            rid = f"{event.item_id}:{getattr(event, 'summary_index', None) or getattr(event, 'content_index', 0)}"
+            # summaries are numbered by summary_index; raw reasoning text by content_index
+            summary = t == "response.reasoning_summary_text.delta"
+            index = event.summary_index if summary else event.content_index
+            rid = f"{event.item_id}:{index}"
             if rid in self._open_reasoning:
                 return [{"type": "reasoning-delta", "id": rid, "delta": event.delta}]
             self._open_reasoning.add(rid)
