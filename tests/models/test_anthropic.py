@@ -382,3 +382,33 @@ async def test_anthropic_stop_reasons_are_mapped(
     server.queue(load_transcript(transcript))
     parts = await parts_of(model)
     assert parts[-1]["finishReason"] == reason
+
+
+def test_anthropic_messages_send_images_and_documents() -> None:
+    png = "iVBORw0KGgo="
+    _, messages = anthropic_messages(
+        [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is in these?"},
+                    {"type": "image", "image": "https://example.com/cat.png"},
+                    {
+                        "type": "file",
+                        "mediaType": "image/png",
+                        "data": f"data:image/png;base64,{png}",
+                    },
+                    {"type": "file", "mediaType": "application/pdf", "data": "JVBERi0="},
+                ],
+            }
+        ]
+    )
+    assert messages[0]["content"] == [
+        {"type": "text", "text": "What is in these?"},
+        {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.png"}},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}},
+        {
+            "type": "document",
+            "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="},
+        },
+    ]

@@ -18,6 +18,7 @@ from streamwise import Agent, create_tool
 from streamwise.errors import ConfigurationError, ModelError
 from streamwise.models import ModelPart, ModelRequest, resolve_model
 from streamwise.models._openai_chat import ChatStreamState, chat_messages
+from streamwise.models._openai_responses import responses_input
 from streamwise.models.openai import OpenAICompatible
 from tests.models.wire_server import WireServer, load_transcript
 from tests.support import collect, types
@@ -778,3 +779,52 @@ async def test_openai_responses_failed_raises(
     server.queue(load_transcript("openai_responses_failed"))
     with pytest.raises(ModelError, match="server_error: The model failed to generate a response"):
         await parts_of(responses_model)
+
+
+# -- files and images in user messages ---------------------------------------------------------
+
+PNG = "iVBORw0KGgo="
+FILES_MESSAGE: dict[str, Any] = {
+    "role": "user",
+    "content": [
+        {"type": "text", "text": "What is in these?"},
+        {"type": "image", "image": "https://example.com/cat.png"},
+        {"type": "file", "mediaType": "image/png", "data": PNG},
+        {"type": "file", "mediaType": "application/pdf", "data": "JVBERi0=", "filename": "a.pdf"},
+    ],
+}
+
+
+def test_chat_messages_send_images_and_pdfs_as_content_parts() -> None:
+    (msg,) = chat_messages([FILES_MESSAGE])
+    assert msg == {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "What is in these?"},
+            {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+            {
+                "type": "file",
+                "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "a.pdf"},
+            },
+        ],
+    }
+
+
+def test_responses_input_sends_images_and_pdfs_as_input_parts() -> None:
+    (item,) = responses_input([FILES_MESSAGE])
+    assert item["content"] == [
+        {"type": "input_text", "text": "What is in these?"},
+        {"type": "input_image", "image_url": "https://example.com/cat.png"},
+        {"type": "input_image", "image_url": f"data:image/png;base64,{PNG}"},
+        {
+            "type": "input_file",
+            "filename": "a.pdf",
+            "file_data": "data:application/pdf;base64,JVBERi0=",
+        },
+    ]
+
+
+def test_file_part_without_a_media_type_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="mediaType"):
+        chat_messages([{"role": "user", "content": [{"type": "file", "data": PNG}]}])

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from ._base import FinishReason, ModelMessage, ModelPart, ToolSpec
-from ._providers import iso_timestamp, json_text
+from ._providers import FileData, is_file_part, iso_timestamp, json_text
 
 __all__ = ("MessagesStreamState", "anthropic_messages", "anthropic_tools")
 
@@ -53,7 +53,7 @@ def anthropic_messages(messages: Sequence[ModelMessage]) -> tuple[str, list[dict
         if role == "system":
             system.extend(p["text"] for p in parts if p.get("type") == "text")
         elif role == "user":
-            add("user", [{"type": "text", "text": p["text"]} for p in parts if _is_text(p)])
+            add("user", [_user_block(p) for p in parts if _is_text(p) or is_file_part(p)])
         elif role == "assistant":
             blocks: list[dict[str, Any]] = []
             for p in parts:
@@ -84,6 +84,17 @@ def anthropic_messages(messages: Sequence[ModelMessage]) -> tuple[str, list[dict
                 ],
             )
     return "\n\n".join(system), out
+
+
+def _user_block(part: dict[str, Any]) -> dict[str, Any]:
+    if not is_file_part(part):
+        return {"type": "text", "text": part["text"]}
+    f = FileData(part)
+    kind = "image" if f.is_image else "document"
+    if f.url is not None:
+        return {"type": kind, "source": {"type": "url", "url": f.url}}
+    source = {"type": "base64", "media_type": f.media_type, "data": f.base64}
+    return {"type": kind, "source": source}
 
 
 def _is_text(part: dict[str, Any]) -> bool:

@@ -15,8 +15,9 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from ..errors import ConfigurationError
 from ._base import FinishReason, ModelMessage, ModelPart, ToolSpec
-from ._providers import iso_timestamp, json_text
+from ._providers import FileData, is_file_part, iso_timestamp, json_text
 
 __all__ = (
     "ChatStreamState",
@@ -78,8 +79,17 @@ def _user_content(content: Any) -> str | list[dict[str, Any]]:
     for p in content:
         if p.get("type") == "text":
             parts.append({"type": "text", "text": p["text"]})
-        elif p.get("type") == "image":
-            parts.append({"type": "image_url", "image_url": {"url": p.get("url") or p["image"]}})
+        elif is_file_part(p):
+            f = FileData(p)
+            if f.is_image:
+                parts.append({"type": "image_url", "image_url": {"url": f.as_url()}})
+            elif f.base64 is not None:
+                file = {"file_data": f.as_url(), "filename": f.filename or "file"}
+                parts.append({"type": "file", "file": file})
+            else:
+                raise ConfigurationError(
+                    f"Chat Completions takes a {f.media_type} file as base64 data, not a URL"
+                )
     return parts
 
 

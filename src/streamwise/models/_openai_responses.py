@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import ModelError
 from ._base import FinishReason, ModelMessage, ModelPart, ToolSpec
-from ._providers import iso_timestamp, json_text
+from ._providers import FileData, is_file_part, iso_timestamp, json_text
 
 __all__ = ("ResponsesStreamState", "responses_input", "responses_tools")
 
@@ -29,16 +29,8 @@ def responses_input(messages: Sequence[ModelMessage]) -> list[dict[str, Any]]:
         role = m["role"]
         content = m.get("content", "")
         if role in ("system", "user"):
-            kind = "input_text"
             parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
-            items.append(
-                {
-                    "role": role,
-                    "content": [
-                        {"type": kind, "text": p["text"]} for p in parts if p.get("type") == "text"
-                    ],
-                }
-            )
+            items.append({"role": role, "content": [_input_part(p) for p in parts]})
         elif role == "assistant":
             parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
             for p in parts:
@@ -69,6 +61,17 @@ def responses_input(messages: Sequence[ModelMessage]) -> list[dict[str, Any]]:
                         }
                     )
     return items
+
+
+def _input_part(part: dict[str, Any]) -> dict[str, Any]:
+    if is_file_part(part):
+        f = FileData(part)
+        if f.is_image:
+            return {"type": "input_image", "image_url": f.as_url()}
+        if f.url is not None:
+            return {"type": "input_file", "file_url": f.url}
+        return {"type": "input_file", "filename": f.filename or "file", "file_data": f.as_url()}
+    return {"type": "input_text", "text": part.get("text", "")}
 
 
 def responses_tools(tools: Sequence[ToolSpec]) -> list[dict[str, Any]]:

@@ -8,7 +8,9 @@ from typing import Any
 
 import orjson
 
-__all__ = ("describe_api_error", "iso_timestamp", "json_text")
+from ..errors import ConfigurationError
+
+__all__ = ("FileData", "describe_api_error", "is_file_part", "iso_timestamp", "json_text")
 
 
 def iso_timestamp(unix_seconds: float | None) -> str:
@@ -60,3 +62,53 @@ def _body_message(body: Any) -> str | None:
         if isinstance(msg, str):
             return f"{kind}: {msg}" if isinstance(kind, str) else msg
     return None
+
+
+class FileData:
+    """A user message's file or image part, as a URL or base64 data with its media type.
+
+    Accepts the AI SDK's shapes: ``{"type": "file", "mediaType", "data"}`` (``data`` base64,
+    an ``http(s)://`` URL or a ``data:`` URL; ``url`` also works) and ``{"type": "image",
+    "image" | "url", "mediaType"?}``.
+    """
+
+    __slots__ = ("base64", "filename", "media_type", "url")
+
+    def __init__(self, part: Mapping[str, Any]) -> None:
+        value = part.get("data") or part.get("image") or part.get("url")
+        if not isinstance(value, str) or not value:
+            raise ConfigurationError(
+                f"a {part.get('type')!r} part needs 'data' (base64) or 'url' as a string: "
+                f"{sorted(part)}"
+            )
+        media_type = part.get("mediaType") or part.get("mimeType")
+        self.filename: str | None = part.get("filename")
+        self.url: str | None = None
+        self.base64: str | None = None
+        if value.startswith("data:"):
+            header, _, self.base64 = value.partition(",")
+            media_type = media_type or header[5:].split(";")[0]
+        elif value.startswith(("http://", "https://")):
+            self.url = value
+        else:
+            self.base64 = value
+        if not media_type:
+            if part.get("type") != "image":
+                raise ConfigurationError("a 'file' part needs its 'mediaType', e.g. image/png")
+            media_type = "image/png" if self.base64 is not None else "image/*"
+        self.media_type: str = media_type
+
+    @property
+    def is_image(self) -> bool:
+        return self.media_type.startswith("image/")
+
+    def as_url(self) -> str:
+        """An ``http(s)`` URL as it is, or the data as a ``data:`` URL."""
+        if self.url is not None:
+            return self.url
+        return f"data:{self.media_type};base64,{self.base64}"
+
+
+def is_file_part(part: Mapping[str, Any]) -> bool:
+    """True for a user message's ``file`` or ``image`` part."""
+    return part.get("type") in ("file", "image")

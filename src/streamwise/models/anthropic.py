@@ -92,6 +92,10 @@ class AnthropicModel:
         """The SDK client the model uses."""
         return self._client
 
+    async def close(self) -> None:
+        """Close the SDK client and its connections (also when you passed ``client=``)."""
+        await self._client.close()
+
     def __repr__(self) -> str:
         return f"AnthropicModel(model={self._model_id!r})"
 
