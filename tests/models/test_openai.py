@@ -13,6 +13,12 @@ from typing import Any
 import pydantic
 import pytest
 from openai.types.chat import ChatCompletionChunk
+from openai.types.chat.chat_completion_chunk import (
+    Choice,
+    ChoiceDelta,
+    ChoiceDeltaToolCall,
+    ChoiceDeltaToolCallFunction,
+)
 
 from streamwise import Agent, create_tool
 from streamwise.errors import ConfigurationError, ModelError
@@ -828,3 +834,46 @@ def test_responses_input_sends_images_and_pdfs_as_input_parts() -> None:
 def test_file_part_without_a_media_type_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="mediaType"):
         chat_messages([{"role": "user", "content": [{"type": "file", "data": PNG}]}])
+
+
+def test_chat_stream_state_tool_calls_without_index() -> None:
+    """Servers that send each call whole, without `index`, still give one call per id."""
+    state = ChatStreamState()
+    parts: list[ModelPart] = []
+    steps: list[tuple[dict[str, Any], str | None]] = [
+        ({"tool_calls": [{"id": "a", "function": {"name": "f", "arguments": '{"x": 1}'}}]}, None),
+        ({"tool_calls": [{"id": "b", "function": {"name": "g", "arguments": '{"y"'}}]}, None),
+        ({"tool_calls": [{"function": {"arguments": ": 2}"}}]}, "tool_calls"),
+    ]
+    for delta, finish in steps:
+        chunk = ChatCompletionChunk.model_construct(
+            id="x",
+            created=1,
+            model="m",
+            object="chat.completion.chunk",
+            choices=[
+                Choice.model_construct(
+                    index=0,
+                    finish_reason=finish,
+                    delta=ChoiceDelta.model_construct(
+                        content=None,
+                        refusal=None,
+                        tool_calls=[
+                            ChoiceDeltaToolCall.model_construct(
+                                id=tc.get("id"),
+                                function=ChoiceDeltaToolCallFunction.model_construct(
+                                    **tc["function"]
+                                ),
+                            )
+                            for tc in delta["tool_calls"]
+                        ],
+                    ),
+                )
+            ],
+            usage=None,
+        )
+        parts.extend(state.feed(chunk))
+    calls = [
+        (p["toolCallId"], p["toolName"], p["input"]) for p in parts if p["type"] == "tool-call"
+    ]
+    assert calls == [("a", "f", '{"x": 1}'), ("b", "g", '{"y": 2}')]

@@ -150,7 +150,9 @@ class ChatStreamState:
         self._reasoning_id = f"rsn-{prefix}"
         self._text_open = False
         self._reasoning_open = False
-        self._calls: dict[int, _Call] = {}
+        self._calls: dict[int | str | None, _Call] = {}
+        self._ids: set[str] = set()
+        self._last_key: int | str | None = None
         self._started = False
         self._reason: str | None = None
         self._usage: Any = None
@@ -209,13 +211,20 @@ class ChatStreamState:
         return parts
 
     def _feed_call(self, tc: Any, parts: list[ModelPart]) -> None:
-        call = self._calls.get(tc.index)
+        # Calls are keyed by `index`; a server that omits it (some send each call whole) gets
+        # one key per new id, and id-less fragments continue the latest call.
+        key = getattr(tc, "index", None)
+        if key is None:
+            key = tc.id if tc.id and tc.id not in self._ids else self._last_key
+        call = self._calls.get(key)
         fn = tc.function
         if call is None:
             call_id = tc.id or f"call-{uuid.uuid4().hex[:12]}"
             call = _Call(call_id, (fn.name if fn is not None else None) or "")
-            self._calls[tc.index] = call
+            self._calls[key] = call
+            self._ids.add(call_id)
             parts.append({"type": "tool-input-start", "id": call_id, "toolName": call.name})
+        self._last_key = key
         if fn is not None and fn.arguments:
             call.args.append(fn.arguments)
             parts.append({"type": "tool-input-delta", "id": call.id, "delta": fn.arguments})
