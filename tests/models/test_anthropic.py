@@ -412,3 +412,21 @@ def test_anthropic_messages_send_images_and_documents() -> None:
             "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="},
         },
     ]
+
+
+async def test_anthropic_thinking_with_tools_sends_the_signed_thinking_back(
+    server: WireServer,
+) -> None:
+    """With extended thinking, the API wants the last assistant turn's signed thinking back."""
+    thinking = {"type": "enabled", "budget_tokens": 1024}
+    model = AnthropicModel(MODEL, base_url=server.base_url, api_key="k", thinking=thinking)
+    server.queue(load_transcript("anthropic_thinking_tool_use"), load_transcript("anthropic_text"))
+    out = Agent("a", model=model, tools=TOOLS).stream("Weather in Paris?")
+    await collect(out)
+    assert await out.reasoning_text == "I need the weather for Paris; call get_weather."
+    assistant = server.requests[1].json()["messages"][1]
+    assert assistant["role"] == "assistant"
+    assert [b["type"] for b in assistant["content"]] == ["thinking", "tool_use"]
+    assert assistant["content"][0]["thinking"] == "I need the weather for Paris; call get_weather."
+    assert assistant["content"][0]["signature"].startswith("EuYBCkQYAiJAgCs1le6")
+    await model.close()

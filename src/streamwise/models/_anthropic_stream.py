@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -28,12 +28,16 @@ _STOP: dict[str, FinishReason] = {
 }
 
 
-def anthropic_messages(messages: Sequence[ModelMessage]) -> tuple[str, list[dict[str, Any]]]:
+def anthropic_messages(
+    messages: Sequence[ModelMessage],
+    thinking: Callable[[str], list[dict[str, Any]] | None] | None = None,
+) -> tuple[str, list[dict[str, Any]]]:
     """Our model messages as the Messages API's ``system`` text and ``messages`` list.
 
     System messages are joined into ``system``; tool results go back as ``tool_result`` blocks in
     a user message; consecutive messages of one role are merged, as the API wants them
-    alternating. Reasoning parts are dropped (thinking blocks go back only with their signature).
+    alternating. A reasoning part goes back as the signed thinking blocks ``thinking(text)``
+    returns (the API takes thinking back only with its signature), or is dropped.
     """
     system: list[str] = []
     out: list[dict[str, Any]] = []
@@ -57,7 +61,10 @@ def anthropic_messages(messages: Sequence[ModelMessage]) -> tuple[str, list[dict
         elif role == "assistant":
             blocks: list[dict[str, Any]] = []
             for p in parts:
-                if _is_text(p):
+                if p.get("type") == "reasoning":
+                    signed = thinking(p.get("text", "")) if thinking is not None else None
+                    blocks.extend(signed or ())
+                elif _is_text(p):
                     blocks.append({"type": "text", "text": p["text"]})
                 elif p.get("type") == "tool-call":
                     blocks.append(
@@ -127,6 +134,9 @@ class MessagesStreamState:
         self._blocks: dict[int, tuple[str, str, str]] = {}  # index -> (kind, part id, tool name)
         self._json: dict[int, list[str]] = {}
         self._counts: dict[str, int] = {}
+        self._thinking: dict[int, list[str]] = {}
+        self.signed_thinking: list[dict[str, Any]] = []
+        """This message's thinking blocks with their signatures, to send back next turn."""
         self._stop: str | None = None
         self.finished = False
 
@@ -147,8 +157,14 @@ class MessagesStreamState:
                 self._json[event.index].append(delta.partial_json)
                 return [{"type": "tool-input-delta", "id": block[1], "delta": delta.partial_json}]
             if dt == "thinking_delta":
+                self._thinking[event.index].append(delta.thinking)
                 return [{"type": "reasoning-delta", "id": block[1], "delta": delta.thinking}]
-            return []  # signature_delta, citations_delta
+            if dt == "signature_delta":
+                text = "".join(self._thinking.pop(event.index, ()))
+                self.signed_thinking.append(
+                    {"type": "thinking", "thinking": text, "signature": delta.signature}
+                )
+            return []  # citations_delta
         if t == "content_block_start":
             return self._start(event.index, event.content_block)
         if t == "content_block_stop":
@@ -187,10 +203,11 @@ class MessagesStreamState:
             return parts
         if kind == "thinking":
             self._blocks[index] = ("reasoning", part_id, "")
+            self._thinking[index] = []
             return [{"type": "reasoning-start", "id": part_id}]
         if kind == "redacted_thinking":
-            self._blocks[index] = ("reasoning", part_id, "")
-            return [{"type": "reasoning-start", "id": part_id}]
+            self.signed_thinking.append({"type": "redacted_thinking", "data": block.data})
+            return []
         if kind == "tool_use":
             self._blocks[index] = ("tool", block.id, block.name)
             self._json[index] = []

@@ -9,6 +9,7 @@ Importing this module registers the ``anthropic`` provider (it needs
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -22,6 +23,9 @@ from ._providers import describe_api_error
 from ._registry import register_provider
 
 __all__ = ("AnthropicModel",)
+
+_SIGNED_THINKING_KEPT = 1024
+"""How many messages' signed thinking blocks a model keeps to send back."""
 
 
 class AnthropicModel:
@@ -76,6 +80,7 @@ class AnthropicModel:
             )
         self._client = client
         self._max_retries = client.max_retries
+        self._signed: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
 
     @property
     def provider(self) -> str:
@@ -107,7 +112,7 @@ class AnthropicModel:
                 other HTTP error), the connection dropped, or the API sent an ``error`` event
                 mid-stream (e.g. ``overloaded_error``). The SDK's exception is the ``__cause__``.
         """
-        system, messages = anthropic_messages(request["messages"])
+        system, messages = anthropic_messages(request["messages"], self._signed.get)
         body: dict[str, Any] = {
             "model": self._model_id,
             "max_tokens": self._max_tokens,
@@ -156,6 +161,20 @@ class AnthropicModel:
             raise ModelError(
                 f"anthropic model {self._model_id!r}: the stream ended without message_stop"
             )
+        if state.signed_thinking:
+            self._remember(state.signed_thinking)
+
+    def _remember(self, blocks: list[dict[str, Any]]) -> None:
+        """Keep a message's signed thinking blocks under its reasoning text (bounded).
+
+        The agent sends reasoning back as text only; with extended thinking and tools the API
+        wants the signed blocks back, so the next request looks them up by that text.
+        """
+        key = "".join(b.get("thinking", "") for b in blocks)
+        self._signed[key] = blocks
+        self._signed.move_to_end(key)
+        while len(self._signed) > _SIGNED_THINKING_KEPT:
+            self._signed.popitem(last=False)
 
 
 def _model(name: str) -> AnthropicModel:
