@@ -430,3 +430,9 @@ async def test_anthropic_thinking_with_tools_sends_the_signed_thinking_back(
     assert assistant["content"][0]["thinking"] == "I need the weather for Paris; call get_weather."
     assert assistant["content"][0]["signature"].startswith("EuYBCkQYAiJAgCs1le6")
     await model.close()
+
+
+def test_anthropic_module_exports_only_the_model() -> None:
+    from streamwise.models import anthropic as module
+
+    assert module.__all__ == ("AnthropicModel",)

@@ -877,3 +877,18 @@ def test_chat_stream_state_tool_calls_without_index() -> None:
         (p["toolCallId"], p["toolName"], p["input"]) for p in parts if p["type"] == "tool-call"
     ]
     assert calls == [("a", "f", '{"x": 1}'), ("b", "g", '{"y": 2}')]
+
+
+def test_openai_module_exports_only_the_model() -> None:
+    from streamwise.models import openai as module
+
+    assert module.__all__ == ("OpenAICompatible",)
+
+
+async def test_openai_own_api_gets_max_completion_tokens() -> None:
+    model = OpenAICompatible("o4-mini", api_key="sk-test")
+    assert model._chat_max_tokens == "max_completion_tokens"
+    local = OpenAICompatible("llama3.2", base_url="http://localhost:11434/v1")
+    assert local._chat_max_tokens == "max_tokens"
+    for m in (model, local):
+        await m.close()

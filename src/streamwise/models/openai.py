@@ -81,6 +81,9 @@ class OpenAICompatible:
             )
         self._client = client
         self._max_retries = client.max_retries
+        # OpenAI's reasoning models refuse `max_tokens`; compatible servers know only that one.
+        is_openai = str(client.base_url).rstrip("/") == _DEFAULT_BASE_URL
+        self._chat_max_tokens = "max_completion_tokens" if is_openai else "max_tokens"
 
     @property
     def provider(self) -> str:
@@ -130,7 +133,7 @@ class OpenAICompatible:
         }
         if request["tools"]:
             body["tools"] = chat_tools(request["tools"])
-        _add_options(body, request.get("options"), api="chat")
+        _add_options(body, request.get("options"), api="chat", max_tokens=self._chat_max_tokens)
         create: Any = self._client.chat.completions.create
         state = ChatStreamState()
         try:
@@ -152,7 +155,7 @@ class OpenAICompatible:
         }
         if request["tools"]:
             body["tools"] = responses_tools(request["tools"])
-        _add_options(body, request.get("options"), api="responses")
+        _add_options(body, request.get("options"), api="responses", max_tokens="max_output_tokens")
         create: Any = self._client.responses.create
         state = ResponsesStreamState(f"openai model {self._model_id!r}")
         try:
@@ -181,12 +184,15 @@ class OpenAICompatible:
         )
 
 
-def _add_options(body: dict[str, Any], options: Mapping[str, Any] | None, *, api: Api) -> None:
+def _add_options(
+    body: dict[str, Any], options: Mapping[str, Any] | None, *, api: Api, max_tokens: str
+) -> None:
     """Pass the request's provider options through into the body.
 
-    ``max_output_tokens`` is renamed for the API; ``responseFormat`` (the agent's structured
-    output, ``{"type": "json", "name"?, "schema"?}``) becomes the API's JSON schema format,
-    not strict, since any pydantic schema must be accepted.
+    ``max_output_tokens`` is renamed to ``max_tokens``, the API's name for it;
+    ``responseFormat`` (the agent's structured output, ``{"type": "json", "name"?,
+    "schema"?}``) becomes the API's JSON schema format, not strict, since any pydantic schema
+    must be accepted.
     """
     if not options:
         return
@@ -201,7 +207,7 @@ def _add_options(body: dict[str, Any], options: Mapping[str, Any] | None, *, api
                 extra["text"] = {"format": {"type": fmt["type"], **inner}}
             continue
         if key in ("max_output_tokens", "maxOutputTokens"):
-            key = "max_tokens" if api == "chat" else "max_output_tokens"
+            key = max_tokens
         if key in body:
             raise ConfigurationError(f"provider option {key!r} is set by streamwise itself")
         extra[key] = value
