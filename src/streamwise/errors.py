@@ -13,10 +13,15 @@ The hierarchy::
     │   ├── UnknownToolError
     │   ├── ToolInputError
     │   └── ToolOutputError
-    └── RunError                    a run that failed; carries ``run_id``
-        ├── ModelError
-        ├── StructuredOutputError
-        └── RunCanceledError
+    ├── RunError                    a run that failed; carries ``run_id``
+    │   ├── ModelError
+    │   ├── StructuredOutputError
+    │   └── RunCanceledError
+    └── StorageError                the store could not do what was asked
+        ├── StorageConfigError      bad database URL or scheme, missing driver (also a ConfigurationError)
+        ├── StorageUnavailableError the database cannot be reached or opened
+        ├── InvalidIdError          an id that is empty, too long or has control characters
+        └── ThreadNotFoundError     no thread with that id
 
 Tool errors never escape a run: they become ``tool-error`` chunks the model can read.
 """
@@ -27,14 +32,19 @@ from typing import Any
 
 __all__ = (
     "ConfigurationError",
+    "InvalidIdError",
     "ModelError",
     "NoAppError",
     "ProviderNotInstalledError",
     "RunCanceledError",
     "RunError",
     "ScriptExhaustedError",
+    "StorageConfigError",
+    "StorageError",
+    "StorageUnavailableError",
     "StreamwiseError",
     "StructuredOutputError",
+    "ThreadNotFoundError",
     "ToolError",
     "ToolInputError",
     "ToolOutputError",
@@ -124,3 +134,24 @@ class StructuredOutputError(RunError):
 
 class RunCanceledError(RunError):
     """Raised by ``generate()`` when the run was cancelled before it finished."""
+
+
+class StorageError(StreamwiseError):
+    """Raised when the store cannot do what was asked (the message names the database)."""
+
+
+class StorageConfigError(StorageError, ConfigurationError):
+    """Raised when a database URL is malformed, has an unknown scheme or needs a missing driver."""
+
+
+class StorageUnavailableError(StorageError):
+    """Raised when the database cannot be reached or opened (down, refused, not a database)."""
+
+
+class InvalidIdError(StorageError, ValueError):
+    """Raised when a thread, resource, run or workflow id is empty, too long or has control
+    characters."""
+
+
+class ThreadNotFoundError(StorageError):
+    """Raised when a thread is updated that does not exist."""

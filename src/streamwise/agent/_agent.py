@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -13,6 +14,7 @@ from ..stream import Chunk, current_run
 from ..tools import AppRegistry, Tool, ToolContext, create_tool
 from ._input import AgentInput, to_messages
 from ._loop import LoopConfig, run_agent
+from ._memory import Memory, MemoryOptions
 from ._output import AgentOutput, GenerateResult, StepResult
 
 __all__ = ("Agent", "Instructions")
@@ -83,6 +85,8 @@ class Agent:
             for name_, t in self.tools.items()
         ]
         self.app: AppRegistry | None = None
+        self.memory: Memory | None = None
+        """Where runs are remembered; set by the ``Streamwise`` app from its storage."""
 
     def __repr__(self) -> str:
         return f"Agent(id={self.id!r}, model={self.model.provider}/{self.model.model_id})"
@@ -98,6 +102,7 @@ class Agent:
         on_finish: Callable[[AgentOutput], Any] | None = None,
         run_id: str | None = None,
         output: type[pydantic.BaseModel] | None = None,
+        memory: MemoryOptions | None = None,
     ) -> AgentOutput:
         """Start a run now and return its output object (PROTOCOL.md §3).
 
@@ -112,6 +117,12 @@ class Agent:
             output: a pydantic model for structured output: partial objects stream as
                 ``object`` chunks (``out.object_stream``), the validated one as
                 ``object-result`` (``await out.object``).
+            memory: ``{"thread": id, "resource": id?, "last_messages": n?}``: load the
+                thread's recent history before the input and store the input and the answer
+                (needs ``agent.memory``, which a ``Streamwise`` app sets from its storage).
+
+        Raises:
+            ConfigurationError: ``memory=`` without storage, or bad memory options.
         """
         steps = self.max_steps if max_steps is None else max_steps
         _check_max_steps(steps, self.id)
@@ -133,8 +144,23 @@ class Agent:
             on_finish=on_finish,
             output=_check_output(output, self.id),
         )
+        run_id = run_id or str(uuid.uuid4())
+        # The session is made (and its options checked) before the output object exists, so a
+        # bad memory= raises here without leaving a never-started child in a parent run.
+        if self.memory is not None:
+            cfg.memory = self.memory.session(
+                agent_id=self.id, run_id=run_id, options=memory, messages=cfg.messages
+            )
+        elif memory is not None:
+            raise ConfigurationError(
+                f"agent {self.id!r} got memory= but has no storage: register it in "
+                "Streamwise(agents=[...], storage=...) or set agent.memory"
+            )
         out = AgentOutput(agent_id=self.id, run_id=run_id, on_chunk=on_chunk)
         out.app = registry
+        if cfg.memory is not None:
+            out._add_observer(cfg.memory.observe)
+            out.add_end_hook(cfg.memory.end)
         out._launch(run_agent(out, cfg))
         return out
 
@@ -146,6 +172,7 @@ class Agent:
         runtime_context: Mapping[str, Any] | None = None,
         run_id: str | None = None,
         output: type[pydantic.BaseModel] | None = None,
+        memory: MemoryOptions | None = None,
     ) -> GenerateResult:
         """Run to the end without streaming and return every result.
 
@@ -159,6 +186,7 @@ class Agent:
             runtime_context=runtime_context,
             run_id=run_id,
             output=output,
+            memory=memory,
         )
         result = await out.result()
         if result.status == "canceled":

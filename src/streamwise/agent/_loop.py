@@ -22,6 +22,7 @@ from ..errors import ModelError, RunError, UnknownToolError
 from ..models import LanguageModel, ModelMessage, ModelRequest, ToolSpec
 from ..stream import ToolOutputWriter, Usage, error_info, normalize_usage
 from ..tools import AppRegistry, Tool, ToolContext
+from ._memory import MemorySession
 from ._output import AgentOutput, StepResult
 from ._structured import ObjectAccumulator, structured_instructions
 
@@ -59,6 +60,7 @@ class LoopConfig:
     on_step_finish: Callable[[StepResult], Any] | None = None
     on_finish: Callable[[AgentOutput], Any] | None = None
     output: type[pydantic.BaseModel] | None = None
+    memory: MemorySession | None = None
 
 
 async def run_agent(out: AgentOutput, cfg: LoopConfig) -> None:
@@ -85,6 +87,8 @@ async def run_agent(out: AgentOutput, cfg: LoopConfig) -> None:
     conversation: list[ModelMessage] = []
     if system:
         conversation.append({"role": "system", "content": system})
+    if cfg.memory is not None:
+        conversation.extend(await cfg.memory.load())
     conversation.extend(cfg.messages)
 
     model = cfg.model
