@@ -13,12 +13,17 @@ The hierarchy::
     │   ├── UnknownToolError
     │   ├── ToolInputError
     │   └── ToolOutputError
-    └── RunError                    a run that failed; carries ``run_id``
-        ├── ModelError
-        ├── StructuredOutputError
-        ├── RunNotSuspendedError
-        ├── RunCanceledError
-        └── WorkflowRunBusyError
+    ├── RunError                    a run that failed; carries ``run_id``
+    │   ├── ModelError
+    │   ├── StructuredOutputError
+    │   ├── RunNotSuspendedError
+    │   ├── RunCanceledError
+    │   └── WorkflowRunBusyError
+    └── StorageError                the store could not do what was asked
+        ├── StorageConfigError      bad database URL or scheme, missing driver (also a ConfigurationError)
+        ├── StorageUnavailableError the database cannot be reached or opened
+        ├── InvalidIdError          an id that is empty, too long or has control characters
+        └── ThreadNotFoundError     no thread with that id
 
 Tool errors never escape a run: they become ``tool-error`` chunks the model can read.
 """
@@ -29,6 +34,7 @@ from typing import Any
 
 __all__ = (
     "ConfigurationError",
+    "InvalidIdError",
     "ModelError",
     "NoAppError",
     "ProviderNotInstalledError",
@@ -36,8 +42,12 @@ __all__ = (
     "RunError",
     "RunNotSuspendedError",
     "ScriptExhaustedError",
+    "StorageConfigError",
+    "StorageError",
+    "StorageUnavailableError",
     "StreamwiseError",
     "StructuredOutputError",
+    "ThreadNotFoundError",
     "ToolError",
     "ToolInputError",
     "ToolOutputError",
@@ -136,3 +146,24 @@ class RunCanceledError(RunError):
 
 class WorkflowRunBusyError(RunError):
     """Raised when a workflow run is resumed (or started) while another stream is running it."""
+
+
+class StorageError(StreamwiseError):
+    """Raised when the store cannot do what was asked (the message names the database)."""
+
+
+class StorageConfigError(StorageError, ConfigurationError):
+    """Raised when a database URL is malformed, has an unknown scheme or needs a missing driver."""
+
+
+class StorageUnavailableError(StorageError):
+    """Raised when the database cannot be reached or opened (down, refused, not a database)."""
+
+
+class InvalidIdError(StorageError, ValueError):
+    """Raised when a thread, resource, run or workflow id is empty, too long or has control
+    characters."""
+
+
+class ThreadNotFoundError(StorageError):
+    """Raised when a thread is updated that does not exist."""

@@ -89,6 +89,8 @@ class RunOutput:
         self._parent = _current_run.get()
         if self._parent is not None:
             self._parent._children.append(self)
+        self._on_chunk = on_chunk
+        self._observers: list[Callable[[Chunk], None]] = []
         self.emit: Callable[[Chunk], None]
         if on_chunk is None:
             self.emit = self._log.append
@@ -103,6 +105,24 @@ class RunOutput:
             hook(chunk)
 
         return emit
+
+    def _add_observer(self, observer: Callable[[Chunk], None]) -> None:
+        """Internal: call ``observer(chunk)`` for every chunk, right after it is appended and
+        before ``on_chunk`` (persistence sees the terminal chunk even if ``on_chunk`` raises).
+        Add observers before the run is launched."""
+        self._observers.append(observer)
+        append = self._log.append
+        observers = tuple(self._observers)
+        hook = self._on_chunk
+
+        def emit(chunk: Chunk) -> None:
+            append(chunk)
+            for observe in observers:
+                observe(chunk)
+            if hook is not None:
+                hook(chunk)
+
+        self.emit = emit
 
     # -- owner task ------------------------------------------------------------------------
 
