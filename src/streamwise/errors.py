@@ -8,6 +8,7 @@ The hierarchy::
     │   ├── UnknownProviderError
     │   └── NoAppError
     ├── WriterClosedError           a writer used after its tool or step ended
+    ├── ChunkLogTruncatedError      a reader fell behind a run's replay window
     ├── ScriptExhaustedError        a ScriptedModel asked for more turns than it was given
     ├── ToolError                   a tool call that did not produce a result
     │   ├── UnknownToolError
@@ -33,6 +34,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = (
+    "ChunkLogTruncatedError",
     "ConfigurationError",
     "InvalidIdError",
     "ModelError",
@@ -80,6 +82,10 @@ class NoAppError(ConfigurationError):
 
 class WriterClosedError(StreamwiseError):
     """Raised when a writer is used after the tool or step that owned it has ended."""
+
+
+class ChunkLogTruncatedError(StreamwiseError):
+    """Raised when a reader asks for chunks that have left a run's bounded replay window."""
 
 
 class ScriptExhaustedError(StreamwiseError):
