@@ -8,6 +8,7 @@ fi
 stamp=.venv/.installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[dev,openai,anthropic]'
+  .venv/bin/python -m pip install -q -e '.[dev,openai,anthropic,postgres]'
   touch "$stamp"
 fi
+bash scripts/setup_node.sh

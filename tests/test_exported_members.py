@@ -9,8 +9,10 @@ import pytest
 PUBLIC = [
     "streamwise",
     "streamwise.agent",
+    "streamwise.compat",
     "streamwise.errors",
     "streamwise.models",
+    "streamwise.storage",
     "streamwise.stream",
     "streamwise.testing",
     "streamwise.tools",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import TracebackType
 from typing import Any
 
 from .agent import Agent
 from .errors import ConfigurationError
+from .storage import Store, StoreMemory
 
 __all__ = ("Streamwise",)
 
@@ -20,9 +22,28 @@ class Streamwise:
     Args:
         agents: the app's agents (ids must be unique).
         workflows: the app's workflows (objects with an ``id``).
+        storage: a database URL or a :class:`~streamwise.storage.Store`. Default: the SQLite
+            file ``./.streamwise/streamwise.db`` (or ``$STREAMWISE_DATABASE_URL``), opened on
+            first use, and used only by runs given ``memory=``. When storage is given
+            explicitly, every run of the app's agents is also recorded (status and event log).
     """
 
-    def __init__(self, *, agents: Sequence[Agent] = (), workflows: Sequence[Any] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        agents: Sequence[Agent] = (),
+        workflows: Sequence[Any] = (),
+        storage: str | Store | None = None,
+    ) -> None:
+        if storage is not None and not isinstance(storage, str | Store):
+            raise ConfigurationError(
+                f"Streamwise(storage=...) takes a database URL or a Store, got {storage!r}"
+            )
+        # A URL is parsed now (a bad scheme fails here); the database opens on first use.
+        self._store = storage if isinstance(storage, Store) else Store(storage)
+        self._owns_store = not isinstance(storage, Store)
+        self.memory = StoreMemory(self._store, record_runs=storage is not None)
+        """The agents' memory (``agent.memory``), over :attr:`storage`."""
         self._agents: dict[str, Agent] = {}
         self._workflows: dict[str, Any] = {}
         for agent in agents:
@@ -41,6 +62,8 @@ class Streamwise:
 
     def _attach(self, agent: Agent) -> None:
         agent.app = self
+        if agent.memory is None:
+            agent.memory = self.memory
         for sub in agent.agents.values():
             if sub.app is None:
                 self._attach(sub)
@@ -55,6 +78,27 @@ class Streamwise:
         self._workflows[wid] = workflow
         if hasattr(workflow, "app"):
             workflow.app = self
+
+    @property
+    def storage(self) -> Store:
+        """The app's store (threads, messages, runs, snapshots, event logs)."""
+        return self._store
+
+    async def close(self) -> None:
+        """Close the app's store if the app opened it (a Store passed in stays yours)."""
+        if self._owns_store:
+            await self._store.close()
+
+    async def __aenter__(self) -> Streamwise:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
 
     @property
     def agents(self) -> dict[str, Agent]:

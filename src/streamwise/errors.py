@@ -8,17 +8,23 @@ The hierarchy::
     │   ├── UnknownProviderError
     │   └── NoAppError
     ├── WriterClosedError           a writer used after its tool or step ended
+    ├── ChunkLogTruncatedError      a reader fell behind a run's replay window
     ├── ScriptExhaustedError        a ScriptedModel asked for more turns than it was given
     ├── ToolError                   a tool call that did not produce a result
     │   ├── UnknownToolError
     │   ├── ToolInputError
     │   └── ToolOutputError
-    └── RunError                    a run that failed; carries ``run_id``
-        ├── ModelError
-        ├── StructuredOutputError
-        ├── RunNotSuspendedError
-        ├── RunCanceledError
-        └── WorkflowRunBusyError
+    ├── RunError                    a run that failed; carries ``run_id``
+    │   ├── ModelError
+    │   ├── StructuredOutputError
+    │   ├── RunNotSuspendedError
+    │   ├── RunCanceledError
+    │   └── WorkflowRunBusyError
+    └── StorageError                the store could not do what was asked
+        ├── StorageConfigError      bad database URL or scheme, missing driver (also a ConfigurationError)
+        ├── StorageUnavailableError the database cannot be reached or opened
+        ├── InvalidIdError          an id that is empty, too long or has control characters
+        └── ThreadNotFoundError     no thread with that id
 
 Tool errors never escape a run: they become ``tool-error`` chunks the model can read.
 """
@@ -28,7 +34,9 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = (
+    "ChunkLogTruncatedError",
     "ConfigurationError",
+    "InvalidIdError",
     "ModelError",
     "NoAppError",
     "ProviderNotInstalledError",
@@ -36,8 +44,12 @@ __all__ = (
     "RunError",
     "RunNotSuspendedError",
     "ScriptExhaustedError",
+    "StorageConfigError",
+    "StorageError",
+    "StorageUnavailableError",
     "StreamwiseError",
     "StructuredOutputError",
+    "ThreadNotFoundError",
     "ToolError",
     "ToolInputError",
     "ToolOutputError",
@@ -70,6 +82,10 @@ class NoAppError(ConfigurationError):
 
 class WriterClosedError(StreamwiseError):
     """Raised when a writer is used after the tool or step that owned it has ended."""
+
+
+class ChunkLogTruncatedError(StreamwiseError):
+    """Raised when a reader asks for chunks that have left a run's bounded replay window."""
 
 
 class ScriptExhaustedError(StreamwiseError):
@@ -136,3 +152,24 @@ class RunCanceledError(RunError):
 
 class WorkflowRunBusyError(RunError):
     """Raised when a workflow run is resumed (or started) while another stream is running it."""
+
+
+class StorageError(StreamwiseError):
+    """Raised when the store cannot do what was asked (the message names the database)."""
+
+
+class StorageConfigError(StorageError, ConfigurationError):
+    """Raised when a database URL is malformed, has an unknown scheme or needs a missing driver."""
+
+
+class StorageUnavailableError(StorageError):
+    """Raised when the database cannot be reached or opened (down, refused, not a database)."""
+
+
+class InvalidIdError(StorageError, ValueError):
+    """Raised when a thread, resource, run or workflow id is empty, too long or has control
+    characters."""
+
+
+class ThreadNotFoundError(StorageError):
+    """Raised when a thread is updated that does not exist."""

@@ -3,8 +3,23 @@
 from ._agent import Agent as Agent
 from ._agent import Instructions as Instructions
 from ._input import AgentInput as AgentInput
+from ._memory import DEFAULT_LAST_MESSAGES as DEFAULT_LAST_MESSAGES
+from ._memory import Memory as Memory
+from ._memory import MemoryOptions as MemoryOptions
+from ._memory import MemorySession as MemorySession
 from ._output import AgentOutput as AgentOutput
 from ._output import GenerateResult as GenerateResult
 from ._output import StepResult as StepResult
 
-__all__ = ("Agent", "AgentInput", "AgentOutput", "GenerateResult", "Instructions", "StepResult")
+__all__ = (
+    "DEFAULT_LAST_MESSAGES",
+    "Agent",
+    "AgentInput",
+    "AgentOutput",
+    "GenerateResult",
+    "Instructions",
+    "Memory",
+    "MemoryOptions",
+    "MemorySession",
+    "StepResult",
+)

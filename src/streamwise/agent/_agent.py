@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -16,6 +17,7 @@ from ..stream import Chunk, current_run
 from ..tools import AppRegistry, Tool, ToolContext, create_tool
 from ._input import AgentInput, to_messages
 from ._loop import Decision, LoopConfig, Resume, SuspendedState, run_agent
+from ._memory import Memory, MemoryOptions
 from ._output import AgentOutput, GenerateResult, StepResult
 
 __all__ = ("Agent", "Instructions")
@@ -87,6 +89,8 @@ class Agent:
         ]
         self.app: AppRegistry | None = None
         self._suspended: OrderedDict[str, tuple[SuspendedState, LoopConfig]] = OrderedDict()
+        self.memory: Memory | None = None
+        """Where runs are remembered; set by the ``Streamwise`` app from its storage."""
 
     #: How many suspended runs an agent keeps in memory for approval / resume (oldest dropped).
     max_suspended_runs: int = 1000
@@ -106,6 +110,7 @@ class Agent:
         run_id: str | None = None,
         output: type[pydantic.BaseModel] | None = None,
         require_tool_approval: bool = False,
+        memory: MemoryOptions | None = None,
     ) -> AgentOutput:
         """Start a run now and return its output object (PROTOCOL.md §3).
 
@@ -122,6 +127,12 @@ class Agent:
                 ``object-result`` (``await out.object``).
             require_tool_approval: every tool call waits for :meth:`approve_tool_call` or
                 :meth:`decline_tool_call` (tools made with ``require_approval=True`` always do).
+            memory: ``{"thread": id, "resource": id?, "last_messages": n?}``: load the
+                thread's recent history before the input and store the input and the answer
+                (needs ``agent.memory``, which a ``Streamwise`` app sets from its storage).
+
+        Raises:
+            ConfigurationError: ``memory=`` without storage, or bad memory options.
         """
         steps = self.max_steps if max_steps is None else max_steps
         _check_max_steps(steps, self.id)
@@ -146,6 +157,18 @@ class Agent:
             output=_check_output(output, self.id),
             require_tool_approval=require_tool_approval,
         )
+        run_id = run_id or str(uuid.uuid4())
+        # The session is made (and its options checked) before the output object exists, so a
+        # bad memory= raises here without leaving a never-started child in a parent run.
+        if self.memory is not None:
+            cfg.memory = self.memory.session(
+                agent_id=self.id, run_id=run_id, options=memory, messages=cfg.messages
+            )
+        elif memory is not None:
+            raise ConfigurationError(
+                f"agent {self.id!r} got memory= but has no storage: register it in "
+                "Streamwise(agents=[...], storage=...) or set agent.memory"
+            )
         return self._start(cfg, run_id, on_chunk)
 
     def _registry(self) -> AppRegistry | None:
@@ -159,6 +182,9 @@ class Agent:
     ) -> AgentOutput:
         out = AgentOutput(agent_id=self.id, run_id=run_id, on_chunk=on_chunk)
         out.app = cfg.registry
+        if cfg.memory is not None:
+            out._add_observer(cfg.memory.observe)
+            out.add_end_hook(cfg.memory.end)
         cfg.on_suspend = lambda state: self._keep_suspended(state, cfg)
         out._launch(run_agent(out, cfg))
         return out
@@ -261,6 +287,9 @@ class Agent:
             old,
             registry=self._registry() or old.registry,
             resume=Resume(state, {p.tool_call_id: decision for p in waiting}),
+            # The first stream's memory session stored the input and what arrived; the resumed
+            # stream is not recorded yet (a known gap, see docs/agents.md).
+            memory=None,
         )
         return self._start(cfg, run_id, on_chunk)
 
@@ -272,6 +301,7 @@ class Agent:
         runtime_context: Mapping[str, Any] | None = None,
         run_id: str | None = None,
         output: type[pydantic.BaseModel] | None = None,
+        memory: MemoryOptions | None = None,
     ) -> GenerateResult:
         """Run to the end without streaming and return every result.
 
@@ -285,6 +315,7 @@ class Agent:
             runtime_context=runtime_context,
             run_id=run_id,
             output=output,
+            memory=memory,
         )
         result = await out.result()
         if result.status == "canceled":

@@ -26,6 +26,7 @@ from ..errors import ModelError, RunError
 from ..models import LanguageModel, ModelMessage, ModelRequest, ToolSpec
 from ..stream import Usage, normalize_usage
 from ..tools import AppRegistry, Tool
+from ._memory import MemorySession
 from ._output import AgentOutput, StepResult
 from ._structured import ObjectAccumulator, structured_instructions
 from ._tool_calls import (
@@ -99,6 +100,7 @@ class LoopConfig:
     on_finish: Callable[[AgentOutput], Any] | None = None
     output: type[pydantic.BaseModel] | None = None
     require_tool_approval: bool = False
+    memory: MemorySession | None = None
     resume: Resume | None = None
     on_suspend: Callable[[SuspendedState], None] | None = None
     setup: CallSetup = field(init=False)
@@ -187,6 +189,8 @@ async def _start_conversation(cfg: LoopConfig) -> list[ModelMessage]:
     conversation: list[ModelMessage] = []
     if system:
         conversation.append({"role": "system", "content": system})
+    if cfg.memory is not None:
+        conversation.extend(await cfg.memory.load())
     conversation.extend(cfg.messages)
     return conversation
 

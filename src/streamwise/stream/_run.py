@@ -68,6 +68,11 @@ class RunOutput:
     #: ``from`` of the run's own chunks.
     source: str = "AGENT"
 
+    #: How many chunks a run keeps in memory for replay: None (the default) keeps the whole
+    #: run; a number bounds memory for very long runs, and readers that fall further behind
+    #: get ``ChunkLogTruncatedError`` (PROTOCOL.md §3, DESIGN.md "Backpressure").
+    replay_window: int | None = None
+
     def __init__(
         self,
         *,
@@ -75,7 +80,7 @@ class RunOutput:
         on_chunk: Callable[[Chunk], Any] | None = None,
     ) -> None:
         self.run_id: str = run_id or str(uuid.uuid4())
-        self._log = ChunkLog()
+        self._log = ChunkLog(self.replay_window)
         self._finished = asyncio.Event()
         self._status: RunStatus = "running"
         self._error: BaseException | None = None
@@ -89,6 +94,8 @@ class RunOutput:
         self._parent = _current_run.get()
         if self._parent is not None:
             self._parent._children.append(self)
+        self._on_chunk = on_chunk
+        self._observers: list[Callable[[Chunk], None]] = []
         self.emit: Callable[[Chunk], None]
         if on_chunk is None:
             self.emit = self._log.append
@@ -103,6 +110,24 @@ class RunOutput:
             hook(chunk)
 
         return emit
+
+    def _add_observer(self, observer: Callable[[Chunk], None]) -> None:
+        """Internal: call ``observer(chunk)`` for every chunk, right after it is appended and
+        before ``on_chunk`` (persistence sees the terminal chunk even if ``on_chunk`` raises).
+        Add observers before the run is launched."""
+        self._observers.append(observer)
+        append = self._log.append
+        observers = tuple(self._observers)
+        hook = self._on_chunk
+
+        def emit(chunk: Chunk) -> None:
+            append(chunk)
+            for observe in observers:
+                observe(chunk)
+            if hook is not None:
+                hook(chunk)
+
+        self.emit = emit
 
     # -- owner task ------------------------------------------------------------------------
 

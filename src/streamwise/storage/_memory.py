@@ -1,0 +1,151 @@
+"""``StoreMemory``: the agent's memory hooks (``streamwise.agent.Memory``) over a :class:`Store`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..agent import DEFAULT_LAST_MESSAGES, MemoryOptions
+from ..errors import ConfigurationError
+from ..models import ModelMessage
+from ..stream import Chunk, RunOutput
+from ._events import RunEvents
+from ._history import to_model_messages, user_parts
+from ._ids import check_id
+from ._recorder import MessageRecorder
+from ._records import MessageInput
+from ._store import Store, _assistant_input
+
+__all__ = ("StoreMemory", "StoreMemorySession")
+
+
+class StoreMemory:
+    """Agent memory in a store.
+
+    Args:
+        store: the store, or a function returning it (opened lazily on first use).
+        record_runs: also record runs that have no ``memory=`` (status and event log).
+    """
+
+    def __init__(self, store: Store | Callable[[], Store], *, record_runs: bool = True) -> None:
+        self._store = store
+        self.record_runs = record_runs
+
+    @property
+    def store(self) -> Store:
+        """The store (created on first access when given as a function)."""
+        store = self._store
+        if not isinstance(store, Store):
+            store = self._store = store()
+        return store
+
+    def session(
+        self,
+        *,
+        agent_id: str,
+        run_id: str,
+        options: MemoryOptions | None,
+        messages: list[ModelMessage],
+    ) -> StoreMemorySession | None:
+        """A session recording the run (None when there is no thread and runs are not recorded)."""
+        if options is None and not self.record_runs:
+            return None
+        return StoreMemorySession(
+            self.store, agent_id=agent_id, run_id=run_id, options=options, messages=messages
+        )
+
+
+class StoreMemorySession:
+    """One run's recording: its event log, its messages, its row in ``runs``."""
+
+    __slots__ = (
+        "_events",
+        "_input",
+        "_last",
+        "_loaded",
+        "_recorder",
+        "_store",
+        "agent_id",
+        "resource_id",
+        "run_id",
+        "thread_id",
+    )
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        agent_id: str,
+        run_id: str,
+        options: MemoryOptions | None,
+        messages: list[ModelMessage],
+    ) -> None:
+        self._store = store
+        self.agent_id = agent_id
+        self.run_id = check_id(run_id, "run id")
+        self.thread_id: str | None = None
+        self.resource_id: str | None = None
+        self._last = DEFAULT_LAST_MESSAGES
+        self._input: list[MessageInput] = []
+        if options is not None:
+            if not isinstance(options, dict) or "thread" not in options:
+                raise ConfigurationError(
+                    f'memory= takes {{"thread": id, "resource": id?, "last_messages": n?}}, got {options!r}'
+                )
+            self.thread_id = check_id(options["thread"], "memory thread id")
+            resource = options.get("resource")
+            self.resource_id = (
+                check_id(resource, "memory resource id") if resource is not None else None
+            )
+            last: Any = options.get("last_messages", DEFAULT_LAST_MESSAGES)
+            if not isinstance(last, int) or isinstance(last, bool) or last < 0:
+                raise ConfigurationError(f"memory last_messages must be an int ≥ 0, got {last!r}")
+            self._last = last
+            self._input = [
+                {"role": m["role"], "content": user_parts(m["content"]), "runId": run_id}
+                for m in messages
+                if m["role"] in ("user", "system")
+            ]
+        self._recorder = MessageRecorder(run_id=run_id)
+        self._events = RunEvents(run_id)
+        self._loaded = False
+
+    def observe(self, chunk: Chunk) -> None:
+        """Fold the chunk into the assistant message and queue it for the event log."""
+        self._recorder.feed(chunk)
+        self._events.append(chunk)
+
+    async def load(self) -> list[ModelMessage]:
+        """Open the store, record the run, store the input, return the thread's history."""
+        store = self._store
+        await store.open()
+        store.events.attach(self._events)
+        self._loaded = True
+        history = await store.begin_agent_run(
+            self.run_id,
+            agent_id=self.agent_id,
+            thread_id=self.thread_id,
+            resource_id=self.resource_id,
+            last_messages=self._last,
+            messages=self._input,
+        )
+        return to_model_messages(history)
+
+    async def end(self, run: RunOutput) -> None:
+        """Flush the event log, store the assistant message (partial unless it finished)."""
+        if not self._loaded:
+            return  # the store never opened (the run failed on that): nothing to finish
+        store = self._store
+        recorder = self._recorder
+        recorder.finish()
+        await store.events.flush(self._events, detach=True)
+        message = None
+        if self.thread_id is not None and recorder.has_content():
+            message = _assistant_input(recorder)
+        await store.end_agent_run(
+            self.run_id,
+            status=recorder.status,
+            thread_id=self.thread_id,
+            resource_id=self.resource_id,
+            message=message,
+        )
