@@ -2,9 +2,10 @@
 
 A 5,000-delta transcript (OpenAI Chat Completions, and Anthropic Messages) is served on loopback by
 the tests' wire server, running in a subprocess so that its work is not timed. Each round times
-the official SDK iterating the stream by itself, then the same bytes through our model's
-``stream()`` (SDK + mapping to model parts); the difference is our cost per chunk. A third number
-times the sans-IO mapping alone over already-parsed chunks.
+the official SDK iterating the stream by itself (typed chunk objects, as SDK users get them; for
+OpenAI also as plain dicts, the way ``OpenAICompatible`` asks the SDK for them), then the same
+bytes through our model's ``stream()`` (SDK + mapping to model parts). The last line times the
+sans-IO mapping alone over already-decoded chunks.
 
 Run: ``.venv/bin/python bench/bench_providers.py [--deltas 5000] [--rounds 7]``
 """
@@ -27,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import anthropic
 import openai
-from openai.types.chat import ChatCompletionChunk
 from tests.models.wire_server import Reply, WireServer
 
 from streamwise.models import ModelRequest
@@ -143,13 +143,14 @@ async def _timed(run: Callable[[], Awaitable[int]]) -> tuple[float, int]:
     return time.perf_counter() - start, n
 
 
-async def bench_openai(deltas: int, rounds: int) -> dict[str, float]:
+async def bench_openai(deltas: int, rounds: int) -> list[tuple[str, dict[str, float]]]:
     reply, chunks = openai_transcript(deltas)
-    with served(reply, 2 * rounds + 2) as base_url:
+    with served(reply, 3 * rounds + 3) as base_url:
         client = openai.AsyncOpenAI(api_key="k", base_url=f"{base_url}/v1")
         model = OpenAICompatible("gpt-4o-mini", client=client)
 
-        async def sdk_only() -> int:
+        async def sdk_typed() -> int:
+            # what an SDK user writes: ChatCompletionChunk objects
             create: Any = client.chat.completions.create
             stream = await create(
                 model="gpt-4o-mini",
@@ -160,30 +161,47 @@ async def bench_openai(deltas: int, rounds: int) -> dict[str, float]:
             async with stream:
                 return await _count(stream)
 
+        async def sdk_dicts() -> int:
+            # the SDK's request and event decoding that OpenAICompatible uses: plain dicts
+            stream = await client.post(
+                "/chat/completions",
+                cast_to=dict[str, Any],
+                body={"model": "gpt-4o-mini", "messages": REQUEST["messages"], "stream": True},
+                options={"security": {"bearer_auth": True}},
+                stream=True,
+                stream_cls=openai.AsyncStream[dict[str, Any]],
+            )
+            async with stream:
+                return await _count(stream)
+
         async def ours() -> int:
             return await _count(model.stream(REQUEST))
 
-        result = await _compare(sdk_only, ours, rounds)
+        typed, dicts, mine = await _compare([sdk_typed, sdk_dicts, ours], rounds)
         await client.close()
-    parsed = [ChatCompletionChunk.model_validate(c) for c in chunks]
 
     def mapping_only() -> None:
         state = ChatStreamState()
-        for c in parsed:
+        for c in chunks:
             state.feed(c)
         state.end()
 
-    result["mapping_only_us"] = _sync_best(mapping_only, rounds) / len(parsed) * 1e6
-    return result
+    mapping = _sync_best(mapping_only, rounds) / len(chunks) * 1e6
+    return [
+        ("SDK, typed chunks", typed),
+        ("SDK, dict chunks", dicts),
+        ("OpenAICompatible.stream()", mine),
+        ("mapping alone (sans-IO)", {"us": mapping, "n": len(chunks)}),
+    ]
 
 
-async def bench_anthropic(deltas: int, rounds: int) -> dict[str, float]:
+async def bench_anthropic(deltas: int, rounds: int) -> list[tuple[str, dict[str, float]]]:
     reply, events = anthropic_transcript(deltas)
     with served(reply, 2 * rounds + 2) as base_url:
         client = anthropic.AsyncAnthropic(api_key="k", base_url=base_url)
         model = AnthropicModel("claude-sonnet-4-6", client=client)
 
-        async def sdk_only() -> int:
+        async def sdk_typed() -> int:
             create: Any = client.messages.create
             stream = await create(
                 model="claude-sonnet-4-6",
@@ -197,7 +215,7 @@ async def bench_anthropic(deltas: int, rounds: int) -> dict[str, float]:
         async def ours() -> int:
             return await _count(model.stream(REQUEST))
 
-        result = await _compare(sdk_only, ours, rounds)
+        typed, mine = await _compare([sdk_typed, ours], rounds)
         await client.close()
     from anthropic.types import RawMessageStreamEvent
     from pydantic import TypeAdapter
@@ -210,35 +228,29 @@ async def bench_anthropic(deltas: int, rounds: int) -> dict[str, float]:
         for e in parsed:
             state.feed(e)
 
-    result["mapping_only_us"] = _sync_best(mapping_only, rounds) / len(parsed) * 1e6
-    return result
+    mapping = _sync_best(mapping_only, rounds) / len(parsed) * 1e6
+    return [
+        ("SDK, typed events", typed),
+        ("AnthropicModel.stream()", mine),
+        ("mapping alone (sans-IO)", {"us": mapping, "n": len(parsed)}),
+    ]
 
 
-async def _compare(
-    sdk_only: Callable[[], Awaitable[int]],
-    ours: Callable[[], Awaitable[int]],
-    rounds: int,
-) -> dict[str, float]:
-    sdk_times: list[float] = []
-    our_times: list[float] = []
-    sdk_n = our_n = 0
+async def _compare(runs: list[Callable[[], Awaitable[int]]], rounds: int) -> list[dict[str, float]]:
+    """Each run's best time per SDK chunk over ``rounds`` interleaved rounds.
+
+    The best round, not the median: the SDK's own timing varies between rounds by several µs
+    per chunk, more than some of the differences being measured.
+    """
+    times: list[list[float]] = [[] for _ in runs]
+    counts = [0] * len(runs)
     for i in range(rounds + 1):  # the first round warms up connections and imports
-        t_sdk, sdk_n = await _timed(sdk_only)
-        t_ours, our_n = await _timed(ours)
-        if i:
-            sdk_times.append(t_sdk)
-            our_times.append(t_ours)
-    # The best round of each: the SDK's own timing varies by several µs per chunk between
-    # rounds, more than the difference being measured.
-    sdk = min(sdk_times) / sdk_n * 1e6
-    mine = min(our_times) / sdk_n * 1e6
-    return {
-        "sdk_chunks": sdk_n,
-        "our_parts": our_n,
-        "sdk_us": sdk,
-        "ours_us": mine,
-        "overhead_us": mine - sdk,
-    }
+        for k, run in enumerate(runs):
+            t, counts[k] = await _timed(run)
+            if i:
+                times[k].append(t)
+    chunks = counts[0]
+    return [{"us": min(t) / chunks * 1e6, "n": n} for t, n in zip(times, counts, strict=True)]
 
 
 def _sync_best(fn: Callable[[], None], rounds: int) -> float:
@@ -250,13 +262,13 @@ def _sync_best(fn: Callable[[], None], rounds: int) -> float:
     return best
 
 
-def _report(name: str, r: dict[str, float]) -> None:
-    print(
-        f"{name:<28} SDK alone {r['sdk_us']:6.2f} µs/chunk | through stream() {r['ours_us']:6.2f} "
-        f"µs/chunk | overhead {r['overhead_us']:+6.2f} µs/chunk | mapping alone "
-        f"{r['mapping_only_us']:5.2f} µs/chunk  ({int(r['sdk_chunks'])} chunks -> "
-        f"{int(r['our_parts'])} parts)"
-    )
+def _report(title: str, rows: list[tuple[str, dict[str, float]]]) -> None:
+    print(title)
+    base = rows[0][1]["us"]
+    for name, r in rows:
+        print(
+            f"  {name:<28} {r['us']:7.2f} µs/chunk  ({r['us'] - base:+7.2f} vs the first)  n={int(r['n'])}"
+        )
 
 
 async def main() -> None:

@@ -12,13 +12,6 @@ from typing import Any
 
 import pydantic
 import pytest
-from openai.types.chat import ChatCompletionChunk
-from openai.types.chat.chat_completion_chunk import (
-    Choice,
-    ChoiceDelta,
-    ChoiceDeltaToolCall,
-    ChoiceDeltaToolCallFunction,
-)
 
 from streamwise import Agent, create_tool
 from streamwise.errors import ConfigurationError, ModelError
@@ -190,16 +183,10 @@ async def test_openai_chat_parallel_tool_calls_are_assembled_by_index(
 
 def test_chat_stream_state_interleaved_indexes_and_null_choices() -> None:
     """vLLM-style: tool call deltas of two indexes interleave; the usage chunk has choices null."""
-    base: dict[str, Any] = {
-        "id": "cmpl-1",
-        "object": "chat.completion.chunk",
-        "created": 1,
-        "model": "qwen3",
-    }
+    base: dict[str, Any] = {"id": "cmpl-1", "object": "chat.completion.chunk", "created": 1}
 
-    def chunk(delta: Any, finish: str | None = None) -> ChatCompletionChunk:
-        choices = [{"index": 0, "delta": delta, "finish_reason": finish}]
-        return ChatCompletionChunk.model_validate({**base, "choices": choices})
+    def chunk(delta: Any, finish: str | None = None) -> dict[str, Any]:
+        return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
     def call(index: int, args: str, name: str | None = None) -> dict[str, Any]:
         fn: dict[str, Any] = {"arguments": args}
@@ -210,8 +197,6 @@ def test_chat_stream_state_interleaved_indexes_and_null_choices() -> None:
         return {"tool_calls": [tc]}
 
     counts = {"prompt_tokens": 5, "completion_tokens": 6, "total_tokens": 11}
-    usage_only = ChatCompletionChunk.model_validate({**base, "choices": [], "usage": counts})
-    usage_only.choices = None  # type: ignore[assignment]
     state = ChatStreamState()
     parts: list[ModelPart] = []
     for c in [
@@ -220,7 +205,7 @@ def test_chat_stream_state_interleaved_indexes_and_null_choices() -> None:
         chunk(call(0, ': "Oslo"}')),
         chunk(call(1, ': "UTC"}')),
         chunk({}, "tool_calls"),
-        usage_only,
+        {**base, "choices": None, "usage": counts},
     ]:
         parts.extend(state.feed(c))
     parts.extend(state.end())
@@ -231,6 +216,25 @@ def test_chat_stream_state_interleaved_indexes_and_null_choices() -> None:
         "finishReason": "tool-calls",
         "usage": {"inputTokens": 5, "outputTokens": 6, "totalTokens": 11},
     }
+
+
+def test_chat_stream_state_tool_calls_without_index_or_as_objects() -> None:
+    """Servers that send each call whole, without `index`, or arguments as an object."""
+    state = ChatStreamState()
+    parts: list[ModelPart] = []
+    for tool_calls, finish in [
+        ([{"id": "a", "function": {"name": "f", "arguments": {"x": 1}}}], None),
+        ([{"id": "b", "function": {"name": "g", "arguments": '{"y"'}}], None),
+        ([{"function": {"arguments": ": 2}"}}], "tool_calls"),
+    ]:
+        delta = {"content": None, "tool_calls": tool_calls}
+        parts.extend(
+            state.feed({"id": "x", "choices": [{"delta": delta, "finish_reason": finish}]})
+        )
+    calls = [
+        (p["toolCallId"], p["toolName"], p["input"]) for p in parts if p["type"] == "tool-call"
+    ]
+    assert calls == [("a", "f", '{"x":1}'), ("b", "g", '{"y": 2}')]
 
 
 # -- Chat Completions: the request ----------------------------------------------------------
@@ -834,55 +838,6 @@ def test_responses_input_sends_images_and_pdfs_as_input_parts() -> None:
 def test_file_part_without_a_media_type_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="mediaType"):
         chat_messages([{"role": "user", "content": [{"type": "file", "data": PNG}]}])
-
-
-def test_chat_stream_state_tool_calls_without_index() -> None:
-    """Servers that send each call whole, without `index`, still give one call per id."""
-    state = ChatStreamState()
-    parts: list[ModelPart] = []
-    steps: list[tuple[dict[str, Any], str | None]] = [
-        ({"tool_calls": [{"id": "a", "function": {"name": "f", "arguments": '{"x": 1}'}}]}, None),
-        ({"tool_calls": [{"id": "b", "function": {"name": "g", "arguments": '{"y"'}}]}, None),
-        ({"tool_calls": [{"function": {"arguments": ": 2}"}}]}, "tool_calls"),
-    ]
-    for delta, finish in steps:
-        chunk = ChatCompletionChunk.model_construct(
-            id="x",
-            created=1,
-            model="m",
-            object="chat.completion.chunk",
-            choices=[
-                Choice.model_construct(
-                    index=0,
-                    finish_reason=finish,
-                    delta=ChoiceDelta.model_construct(
-                        content=None,
-                        refusal=None,
-                        tool_calls=[
-                            ChoiceDeltaToolCall.model_construct(
-                                id=tc.get("id"),
-                                function=ChoiceDeltaToolCallFunction.model_construct(
-                                    **tc["function"]
-                                ),
-                            )
-                            for tc in delta["tool_calls"]
-                        ],
-                    ),
-                )
-            ],
-            usage=None,
-        )
-        parts.extend(state.feed(chunk))
-    calls = [
-        (p["toolCallId"], p["toolName"], p["input"]) for p in parts if p["type"] == "tool-call"
-    ]
-    assert calls == [("a", "f", '{"x": 1}'), ("b", "g", '{"y": 2}')]
-
-
-def test_openai_module_exports_only_the_model() -> None:
-    from streamwise.models import openai as module
-
-    assert module.__all__ == ("OpenAICompatible",)
 
 
 async def test_openai_own_api_gets_max_completion_tokens() -> None:

@@ -1,7 +1,7 @@
 """OpenAI Chat Completions: our messages to the request, streamed chunks to model parts (sans-IO).
 
-:class:`ChatStreamState` folds ``chat.completion.chunk`` objects (as the ``openai`` SDK parses
-them) into :data:`~streamwise.models.ModelPart` dicts; the async loop in
+:class:`ChatStreamState` folds ``chat.completion.chunk`` objects (the JSON of each ``data:`` line,
+as the ``openai`` SDK decodes it) into :data:`~streamwise.models.ModelPart` dicts; the async loop in
 ``streamwise.models.openai`` is a thin wrapper around it. Servers that speak the OpenAI format
 (DeepSeek, vLLM, Ollama, llama.cpp, LM Studio, OpenRouter) differ in small ways, handled here:
 reasoning arrives as ``delta.reasoning_content`` (DeepSeek, vLLM) or ``delta.reasoning``
@@ -12,7 +12,7 @@ indexes may interleave.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import ConfigurationError
@@ -155,43 +155,42 @@ class ChatStreamState:
         self._last_key: int | str | None = None
         self._started = False
         self._reason: str | None = None
-        self._usage: Any = None
+        self._usage: Mapping[str, Any] | None = None
 
-    def feed(self, chunk: Any) -> list[ModelPart]:
-        """The parts for one chunk."""
+    def feed(self, chunk: Mapping[str, Any]) -> list[ModelPart]:
+        """The parts for one chunk (the JSON object of one ``data:`` line)."""
         parts: list[ModelPart] = []
         if not self._started:
             self._started = True
             parts.append(
                 {
                     "type": "response-metadata",
-                    "id": chunk.id,
-                    "modelId": chunk.model,
-                    "timestamp": iso_timestamp(chunk.created),
+                    "id": chunk.get("id"),
+                    "modelId": chunk.get("model"),
+                    "timestamp": iso_timestamp(chunk.get("created")),
                 }
             )
-        if chunk.usage is not None:
-            self._usage = chunk.usage
-        choices = chunk.choices
+        usage = chunk.get("usage")
+        if usage:
+            self._usage = usage
+        choices = chunk.get("choices")
         if not choices:
             return parts
         choice = choices[0]
-        delta = choice.delta
-        if delta is not None:
-            extra = delta.model_extra
-            if extra:
-                reasoning = extra.get("reasoning_content") or extra.get("reasoning")
-                if reasoning and isinstance(reasoning, str):
-                    if self._text_open:
-                        self._text_open = False
-                        parts.append({"type": "text-end", "id": self._text_id})
-                    if not self._reasoning_open:
-                        self._reasoning_open = True
-                        parts.append({"type": "reasoning-start", "id": self._reasoning_id})
-                    parts.append(
-                        {"type": "reasoning-delta", "id": self._reasoning_id, "delta": reasoning}
-                    )
-            text = delta.content or delta.refusal
+        delta = choice.get("delta")
+        if delta:
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            if reasoning and isinstance(reasoning, str):
+                if self._text_open:
+                    self._text_open = False
+                    parts.append({"type": "text-end", "id": self._text_id})
+                if not self._reasoning_open:
+                    self._reasoning_open = True
+                    parts.append({"type": "reasoning-start", "id": self._reasoning_id})
+                parts.append(
+                    {"type": "reasoning-delta", "id": self._reasoning_id, "delta": reasoning}
+                )
+            text = delta.get("content") or delta.get("refusal")
             if text:
                 if self._reasoning_open:
                     self._reasoning_open = False
@@ -200,34 +199,40 @@ class ChatStreamState:
                     self._text_open = True
                     parts.append({"type": "text-start", "id": self._text_id})
                 parts.append({"type": "text-delta", "id": self._text_id, "delta": text})
-            if delta.tool_calls:
+            calls = delta.get("tool_calls")
+            if calls:
                 self._close_blocks(parts)
-                for tc in delta.tool_calls:
+                for tc in calls:
                     self._feed_call(tc, parts)
-        if choice.finish_reason is not None:
-            self._reason = choice.finish_reason
+        reason = choice.get("finish_reason")
+        if reason is not None:
+            self._reason = reason
             self._close_blocks(parts)
             self._end_calls(parts)
         return parts
 
-    def _feed_call(self, tc: Any, parts: list[ModelPart]) -> None:
+    def _feed_call(self, tc: Mapping[str, Any], parts: list[ModelPart]) -> None:
         # Calls are keyed by `index`; a server that omits it (some send each call whole) gets
         # one key per new id, and id-less fragments continue the latest call.
-        key = getattr(tc, "index", None)
+        tc_id = tc.get("id")
+        key = tc.get("index")
         if key is None:
-            key = tc.id if tc.id and tc.id not in self._ids else self._last_key
+            key = tc_id if tc_id and tc_id not in self._ids else self._last_key
         call = self._calls.get(key)
-        fn = tc.function
+        fn = tc.get("function") or {}
         if call is None:
-            call_id = tc.id or f"call-{uuid.uuid4().hex[:12]}"
-            call = _Call(call_id, (fn.name if fn is not None else None) or "")
+            call_id = tc_id or f"call-{uuid.uuid4().hex[:12]}"
+            call = _Call(call_id, fn.get("name") or "")
             self._calls[key] = call
             self._ids.add(call_id)
             parts.append({"type": "tool-input-start", "id": call_id, "toolName": call.name})
         self._last_key = key
-        if fn is not None and fn.arguments:
-            call.args.append(fn.arguments)
-            parts.append({"type": "tool-input-delta", "id": call.id, "delta": fn.arguments})
+        args = fn.get("arguments")
+        if args:
+            if not isinstance(args, str):  # a few servers send the arguments as an object
+                args = json_text(args)
+            call.args.append(args)
+            parts.append({"type": "tool-input-delta", "id": call.id, "delta": args})
 
     def _close_blocks(self, parts: list[ModelPart]) -> None:
         if self._reasoning_open:
@@ -266,19 +271,19 @@ class ChatStreamState:
         return parts
 
 
-def chat_usage(usage: Any) -> dict[str, int]:
+def chat_usage(usage: Mapping[str, Any] | None) -> dict[str, int]:
     """A Chat Completions ``usage`` object as our usage dict."""
-    if usage is None:
+    if not usage:
         return {"inputTokens": 0, "outputTokens": 0}
     out = {
-        "inputTokens": usage.prompt_tokens or 0,
-        "outputTokens": usage.completion_tokens or 0,
-        "totalTokens": usage.total_tokens or 0,
+        "inputTokens": usage.get("prompt_tokens") or 0,
+        "outputTokens": usage.get("completion_tokens") or 0,
+        "totalTokens": usage.get("total_tokens") or 0,
     }
-    prompt = usage.prompt_tokens_details
-    if prompt is not None and prompt.cached_tokens is not None:
-        out["cachedInputTokens"] = prompt.cached_tokens
-    completion = usage.completion_tokens_details
-    if completion is not None and completion.reasoning_tokens is not None:
-        out["reasoningTokens"] = completion.reasoning_tokens
+    prompt = usage.get("prompt_tokens_details")
+    if prompt and prompt.get("cached_tokens") is not None:
+        out["cachedInputTokens"] = prompt["cached_tokens"]
+    completion = usage.get("completion_tokens_details")
+    if completion and completion.get("reasoning_tokens") is not None:
+        out["reasoningTokens"] = completion["reasoning_tokens"]
     return out

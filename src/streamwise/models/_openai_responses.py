@@ -1,14 +1,15 @@
 """OpenAI Responses API: our messages to ``input`` items, streamed events to model parts (sans-IO).
 
-:class:`ResponsesStreamState` folds the typed events of ``client.responses.create(stream=True)``
-(``response.created``, ``response.output_item.added``, ``response.output_text.delta``,
+:class:`ResponsesStreamState` folds the events of a streamed ``POST /responses`` — the JSON of
+each ``data:`` line as the ``openai`` SDK decodes it: ``response.created``,
+``response.output_item.added``, ``response.output_text.delta``,
 ``response.function_call_arguments.delta``, ``response.reasoning_summary_text.delta``,
-``response.completed``, …) into :data:`~streamwise.models.ModelPart` dicts.
+``response.completed``, … — into :data:`~streamwise.models.ModelPart` dicts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import ModelError
@@ -105,78 +106,81 @@ class ResponsesStreamState:
         self._called = False
         self.finished = False
 
-    def feed(self, event: Any) -> list[ModelPart]:
+    def feed(self, event: Mapping[str, Any]) -> list[ModelPart]:
         """The parts for one event; raises :class:`ModelError` for ``error`` / ``response.failed``."""
-        t = event.type
+        t = event["type"]
         if t == "response.output_text.delta":
-            item_id = event.item_id
+            item_id = event["item_id"]
             if item_id in self._open_text:
-                return [{"type": "text-delta", "id": item_id, "delta": event.delta}]
+                return [{"type": "text-delta", "id": item_id, "delta": event["delta"]}]
             self._open_text.add(item_id)
             return [
                 {"type": "text-start", "id": item_id},
-                {"type": "text-delta", "id": item_id, "delta": event.delta},
+                {"type": "text-delta", "id": item_id, "delta": event["delta"]},
             ]
         if t == "response.function_call_arguments.delta":
-            call = self._calls.get(event.item_id)
-            if call is None or not event.delta:
+            call = self._calls.get(event["item_id"])
+            if call is None or not event.get("delta"):
                 return []
-            return [{"type": "tool-input-delta", "id": call[0], "delta": event.delta}]
+            return [{"type": "tool-input-delta", "id": call[0], "delta": event["delta"]}]
         if t in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
             # summaries are numbered by summary_index; raw reasoning text by content_index
-            summary = t == "response.reasoning_summary_text.delta"
-            index = event.summary_index if summary else event.content_index
-            rid = f"{event.item_id}:{index}"
+            index = event.get("summary_index", event.get("content_index", 0))
+            rid = f"{event['item_id']}:{index}"
             if rid in self._open_reasoning:
-                return [{"type": "reasoning-delta", "id": rid, "delta": event.delta}]
+                return [{"type": "reasoning-delta", "id": rid, "delta": event["delta"]}]
             self._open_reasoning.add(rid)
             return [
                 {"type": "reasoning-start", "id": rid},
-                {"type": "reasoning-delta", "id": rid, "delta": event.delta},
+                {"type": "reasoning-delta", "id": rid, "delta": event["delta"]},
             ]
         if t == "response.output_item.added":
-            item = event.item
-            if item.type == "function_call":
-                self._calls[item.id] = (item.call_id, item.name)
-                return [{"type": "tool-input-start", "id": item.call_id, "toolName": item.name}]
+            item = event["item"]
+            if item.get("type") == "function_call":
+                self._calls[item["id"]] = (item["call_id"], item["name"])
+                return [
+                    {"type": "tool-input-start", "id": item["call_id"], "toolName": item["name"]}
+                ]
             return []
         if t == "response.output_item.done":
-            return self._item_done(event.item)
+            return self._item_done(event["item"])
         if t == "response.created":
-            r = event.response
+            r = event["response"]
             return [
                 {
                     "type": "response-metadata",
-                    "id": r.id,
-                    "modelId": r.model,
-                    "timestamp": iso_timestamp(r.created_at),
+                    "id": r.get("id"),
+                    "modelId": r.get("model"),
+                    "timestamp": iso_timestamp(r.get("created_at")),
                 }
             ]
         if t in ("response.completed", "response.incomplete"):
-            return [self._finish(event.response)]
+            return [self._finish(event["response"])]
         if t == "response.failed":
-            err = event.response.error
-            message = f"{err.code}: {err.message}" if err is not None else "the response failed"
+            err = event["response"].get("error")
+            message = f"{err.get('code')}: {err.get('message')}" if err else "the response failed"
             raise ModelError(f"{self._label}: the API reported an error mid-stream: {message}")
         if t == "error":
             raise ModelError(
-                f"{self._label}: the API reported an error mid-stream: {event.code}: {event.message}"
+                f"{self._label}: the API reported an error mid-stream: "
+                f"{event.get('code')}: {event.get('message')}"
             )
         return []
 
-    def _item_done(self, item: Any) -> list[ModelPart]:
-        if item.type == "message":
-            if item.id in self._open_text:
-                self._open_text.discard(item.id)
-                return [{"type": "text-end", "id": item.id}]
+    def _item_done(self, item: Mapping[str, Any]) -> list[ModelPart]:
+        kind = item.get("type")
+        if kind == "message":
+            if item["id"] in self._open_text:
+                self._open_text.discard(item["id"])
+                return [{"type": "text-end", "id": item["id"]}]
             return []
-        if item.type == "reasoning":
-            prefix = f"{item.id}:"
+        if kind == "reasoning":
+            prefix = f"{item['id']}:"
             done = sorted(r for r in self._open_reasoning if r.startswith(prefix))
             self._open_reasoning.difference_update(done)
             return [{"type": "reasoning-end", "id": r} for r in done]
-        if item.type == "function_call":
-            call_id, name = self._calls.pop(item.id, (item.call_id, item.name))
+        if kind == "function_call":
+            call_id, name = self._calls.pop(item["id"], (item["call_id"], item["name"]))
             self._called = True
             return [
                 {"type": "tool-input-end", "id": call_id},
@@ -184,37 +188,38 @@ class ResponsesStreamState:
                     "type": "tool-call",
                     "toolCallId": call_id,
                     "toolName": name,
-                    "input": item.arguments,
+                    "input": item.get("arguments") or "",
                 },
             ]
         return []
 
-    def _finish(self, response: Any) -> ModelPart:
+    def _finish(self, response: Mapping[str, Any]) -> ModelPart:
         self.finished = True
         reason: FinishReason
-        details = response.incomplete_details
-        if response.status == "incomplete" and details is not None:
-            reason = _INCOMPLETE.get(details.reason or "", "other")
+        details = response.get("incomplete_details")
+        if response.get("status") == "incomplete" and details:
+            reason = _INCOMPLETE.get(details.get("reason") or "", "other")
         elif self._called:
             reason = "tool-calls"
         else:
             reason = "stop"
-        return {"type": "finish", "finishReason": reason, "usage": responses_usage(response.usage)}
+        usage = responses_usage(response.get("usage"))
+        return {"type": "finish", "finishReason": reason, "usage": usage}
 
 
-def responses_usage(usage: Any) -> dict[str, int]:
+def responses_usage(usage: Mapping[str, Any] | None) -> dict[str, int]:
     """A Responses ``usage`` object as our usage dict."""
-    if usage is None:
+    if not usage:
         return {"inputTokens": 0, "outputTokens": 0}
     out = {
-        "inputTokens": usage.input_tokens or 0,
-        "outputTokens": usage.output_tokens or 0,
-        "totalTokens": usage.total_tokens or 0,
+        "inputTokens": usage.get("input_tokens") or 0,
+        "outputTokens": usage.get("output_tokens") or 0,
+        "totalTokens": usage.get("total_tokens") or 0,
     }
-    details = usage.input_tokens_details
-    if details is not None and details.cached_tokens is not None:
-        out["cachedInputTokens"] = details.cached_tokens
-    out_details = usage.output_tokens_details
-    if out_details is not None and out_details.reasoning_tokens is not None:
-        out["reasoningTokens"] = out_details.reasoning_tokens
+    details = usage.get("input_tokens_details")
+    if details and details.get("cached_tokens") is not None:
+        out["cachedInputTokens"] = details["cached_tokens"]
+    out_details = usage.get("output_tokens_details")
+    if out_details and out_details.get("reasoning_tokens") is not None:
+        out["reasoningTokens"] = out_details["reasoning_tokens"]
     return out
