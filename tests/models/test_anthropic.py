@@ -347,6 +347,7 @@ async def test_anthropic_model_string_uses_the_environment(
 def test_anthropic_without_a_key_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
+    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
     with pytest.raises(ConfigurationError, match="ANTHROPIC_API_KEY"):
         resolve_model(f"anthropic/{MODEL}")
 
@@ -436,3 +437,15 @@ def test_anthropic_module_exports_only_the_model() -> None:
     from streamwise.models import anthropic as module
 
     assert module.__all__ == ("AnthropicModel",)
+
+
+async def test_anthropic_auth_token_from_the_environment_is_used(
+    server: WireServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", "tok-env")
+    model = AnthropicModel(MODEL, base_url=server.base_url)
+    server.queue(load_transcript("anthropic_text"))
+    await parts_of(model)
+    assert server.requests[0].headers["authorization"] == "Bearer tok-env"
+    await model.close()

@@ -67,13 +67,14 @@ class AnthropicModel:
         if client is None:
             base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL")
             api_key = api_key or os.environ.get("ANTHROPIC_API_KEY")
-            if not api_key:
+            if not api_key and not os.environ.get("ANTHROPIC_AUTH_TOKEN"):
                 if base_url is None:
                     raise ConfigurationError(
                         f"model 'anthropic/{model}' needs an API key: set ANTHROPIC_API_KEY or "
                         "pass api_key=..."
                     )
                 api_key = "not-needed"  # a proxy that adds its own credentials
+            # With ANTHROPIC_AUTH_TOKEN and no key, api_key stays None: the SDK sends the token.
             extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
             client = anthropic.AsyncAnthropic(
                 api_key=api_key, base_url=base_url, max_retries=max_retries, **extra
