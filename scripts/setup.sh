@@ -11,3 +11,4 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q -e '.[dev,openai,anthropic]'
   touch "$stamp"
 fi
+bash scripts/setup_node.sh
