@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pydantic
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -22,7 +23,13 @@ from ._state import ServerState, maybe_await
 from ._streaming import ChunkStreamResponse, RecordFraming
 from ._summaries import workflow_summary
 
-__all__ = ("create_workflow_run", "resume_workflow_run", "run_json", "workflow_routes")
+__all__ = (
+    "create_workflow_run",
+    "resume_workflow_run",
+    "run_json",
+    "start_workflow_stream",
+    "workflow_routes",
+)
 
 
 def _no_workflow(workflow_id: str) -> Response:
@@ -40,14 +47,37 @@ async def create_workflow_run(state: ServerState, workflow: Any, run_id: str | N
     return run
 
 
+async def start_workflow_stream(
+    state: ServerState, workflow: Any, run: Any, input_data: Any, context: Any = None
+) -> RunOutput:
+    """``run.stream(input_data)``, held by the server for ``observe`` and ``cancel``.
+
+    Raises:
+        BodyError: the engine rejected the input (400 with its message).
+    """
+    try:
+        out: RunOutput = await maybe_await(run.stream(input_data, runtime_context=context))
+    except (pydantic.ValidationError, ValueError) as exc:
+        raise BodyError(400, f"invalid request body: inputData ({exc})") from None
+    state.runs.add(workflow.id, out)
+    return out
+
+
 async def resume_workflow_run(
     state: ServerState, workflow: Any, run: Any, body: WorkflowResumeBody
 ) -> RunOutput:
-    """Resume ``run`` and hold its new output object."""
+    """Resume ``run`` and hold its new output object.
+
+    Raises:
+        BodyError: the engine rejected the resume (400 with its message).
+    """
     kwargs: dict[str, Any] = {"step": body.step, "resume_data": body.resume_data}
     if body.request_context is not None:
         kwargs["runtime_context"] = body.request_context
-    out: RunOutput = await maybe_await(run.resume_stream(**kwargs))
+    try:
+        out: RunOutput = await maybe_await(run.resume_stream(**kwargs))
+    except (pydantic.ValidationError, ValueError) as exc:
+        raise BodyError(400, f"invalid request body: resumeData ({exc})") from None
     state.runs.add(workflow.id, out)
     return out
 
@@ -99,10 +129,12 @@ def workflow_routes(state: ServerState) -> list[Route]:
         run = await state.find_workflow_run(workflow, run_id) if run_id else None
         if run is None:
             run = await create_workflow_run(state, workflow, run_id)
-        out: RunOutput = await maybe_await(
-            run.stream(body.input_data, runtime_context=body.request_context)
-        )
-        state.runs.add(wid, out)
+        try:
+            out = await start_workflow_stream(
+                state, workflow, run, body.input_data, body.request_context
+            )
+        except BodyError as exc:
+            return error_response(exc.status, exc.message)
         return ChunkStreamResponse(out, RecordFraming(), heartbeat_interval=heartbeat)
 
     async def resume_stream(request: Request) -> Response:
@@ -120,7 +152,10 @@ def workflow_routes(state: ServerState) -> list[Route]:
         run = await state.find_workflow_run(workflow, run_id)
         if run is None:
             return error_response(404, f"run {run_id!r} of workflow {wid!r} not found")
-        out = await resume_workflow_run(state, workflow, run, body)
+        try:
+            out = await resume_workflow_run(state, workflow, run, body)
+        except BodyError as exc:
+            return error_response(exc.status, exc.message)
         return ChunkStreamResponse(out, RecordFraming(), heartbeat_interval=heartbeat)
 
     async def observe(request: Request) -> Response:
