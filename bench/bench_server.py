@@ -4,7 +4,7 @@ An agent streams ``--deltas`` text deltas (scripted model, no delay) from a uvic
 this process to the real client-js in Node. Three readings of the same 10,006-chunk run:
 
 - ``stream``: ``agent.stream()`` + ``processDataStream`` — client-js also tees the body into
-  ``processChatResponse_vNext``, which ``structuredClone`` the whole growing message on every
+  ``processChatResponse_vNext``, which runs ``structuredClone`` on the whole growing message at every
   text delta (O(n²) in the client), so this is bound by the client's CPU, not the server;
 - ``observe``: ``agent.observe({runId})`` + ``processDataStream`` — the same SSE parsing in
   client-js without the per-chunk message clone (the run is made first by ``generate``);

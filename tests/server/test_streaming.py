@@ -78,6 +78,18 @@ async def test_stream_cancel_route_stops_the_run_with_abort() -> None:
     assert rest.endswith(b"data: [DONE]\n\n")
 
 
+async def test_stream_run_id_still_running_is_409() -> None:
+    with running_server(demo_app(slow_words=200, slow_delay=0.01)) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as c:
+            body = {"messages": "hi", "runId": "dup-1"}
+            async with c.stream("POST", "/api/agents/slowAgent/stream", json=body) as r:
+                await Reader(r).first_chunk()
+                dup = await c.post("/api/agents/slowAgent/stream", json=body)
+                await c.post("/api/agents/slowAgent/runs/dup-1/cancel")
+    assert dup.status_code == 409
+    assert dup.json()["error"] == "run 'dup-1' is still running"
+
+
 async def test_stream_idle_gets_keep_alive_comments() -> None:
     settings = ServerSettings(heartbeat_interval=0.01)
     with running_server(demo_app(slow_words=3, slow_delay=0.1), settings) as url:

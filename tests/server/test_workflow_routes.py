@@ -133,6 +133,27 @@ async def test_workflow_cancel_stops_a_held_run() -> None:
     assert missing.status_code == 404
 
 
+async def test_workflow_records_idle_get_empty_records() -> None:
+    settings = ServerSettings(heartbeat_interval=0.01)
+    with running_server(make_app(hold=True), settings) as url:
+        async with (
+            httpx.AsyncClient(base_url=url, timeout=10) as c,
+            c.stream(
+                "POST",
+                "/api/workflows/threeStep/stream?runId=w-2",
+                json={"inputData": {"value": 3}},
+            ) as r,
+        ):
+            buf = b""
+            pieces = aiter(r.aiter_bytes())
+            while not buf.endswith(b"\x1e\x1e"):  # a heartbeat: an empty record
+                buf += await anext(pieces)
+            await c.post("/api/workflows/threeStep/runs/w-2/cancel")
+            buf += b"".join([p async for p in pieces])
+    records = [orjson.loads(x) for x in buf.split(b"\x1e") if x]
+    assert [x["type"] for x in records] == ["workflow-start", "abort"]
+
+
 async def test_workflow_ui_route_matches_mastra_parts() -> None:
     async with client(make_app()) as c:
         r = await c.post("/workflow/threeStep", json={"inputData": {"value": 3}})
