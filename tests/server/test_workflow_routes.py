@@ -74,8 +74,17 @@ async def test_workflow_stream_and_observe_match_the_trace_bytes() -> None:
     assert r.content == (TRACES / "wf-stream.raw").read_bytes()
     assert o.content == (TRACES / "observe.raw").read_bytes()
     assert runs.json() == {"runs": [{"runId": "run-fixed-1"}], "total": 1}
-    assert run.json() == {"runId": "run-fixed-1", "inputs": [{"value": 3}]}
+    assert run.json() == {"runId": "run-fixed-1", "workflowName": "threeStep"}
     assert missing.status_code == 404
+
+
+async def test_workflow_observe_finds_a_run_started_outside_the_server() -> None:
+    app = make_app()
+    run = await app.get_workflow("threeStep").create_run("run-fixed-1")
+    await run.stream({"value": 3}).wait()
+    async with client(app) as c:
+        o = await c.post("/api/workflows/threeStep/observe?runId=run-fixed-1&offset=2")
+    assert o.content == (TRACES / "observe.raw").read_bytes()
 
 
 async def test_workflow_suspend_and_resume_match_the_trace_bytes() -> None:
@@ -124,10 +133,17 @@ async def test_workflow_cancel_stops_a_held_run() -> None:
             ) as r:
                 pieces = aiter(r.aiter_bytes())
                 first = await anext(pieces)  # the run is held after its first event
+                busy = await c.post(
+                    "/api/workflows/threeStep/stream?runId=w-1", json={"inputData": {}}
+                )
+                live = await c.get("/api/workflows/threeStep/runs/w-1")
                 cancel = await c.post("/api/workflows/threeStep/runs/w-1/cancel")
                 rest = b"".join([p async for p in pieces])
             missing = await c.post("/api/workflows/threeStep/runs/nope/cancel")
     assert cancel.json() == {"message": "Workflow run canceled"}
+    assert busy.status_code == 409
+    assert busy.json()["error"] == "run 'w-1' is streaming already"
+    assert live.json()["status"] == "running"
     records = [orjson.loads(x) for x in (first + rest).split(b"\x1e") if x]
     assert [x["type"] for x in records] == ["workflow-start", "abort"]
     assert missing.status_code == 404

@@ -15,6 +15,7 @@ from typing import Any
 
 import pydantic
 
+from streamwise.errors import RunError
 from streamwise.stream import Chunk, RunOutput
 
 
@@ -40,6 +41,7 @@ class ReplayRun:
     workflow: ReplayWorkflow
     run_id: str
     outputs: list[RunOutput] = field(default_factory=list)
+    output: RunOutput | None = None
     inputs: list[Any] = field(default_factory=list)
 
     def _replay(self, events: list[Chunk]) -> RunOutput:
@@ -58,15 +60,18 @@ class ReplayRun:
 
         out._launch(produce())
         self.outputs.append(out)
+        self.output = out
         return out
 
-    def stream(self, input_data: Any, runtime_context: Any = None) -> RunOutput:
+    def stream(self, input_data: Any, *, runtime_context: Any = None) -> RunOutput:
         if input_data is None:
             raise ValueError("inputData is required")
+        if self.output is not None and not self.output.done:
+            raise RunError(f"run {self.run_id!r} is streaming already", run_id=self.run_id)
         self.inputs.append(input_data)
         return self._replay(self.workflow.events)
 
-    def resume_stream(self, step: Any = None, resume_data: Any = None) -> RunOutput:
+    def resume_stream(self, *, step: Any = None, resume_data: Any = None) -> RunOutput:
         self.inputs.append({"step": step, "resumeData": resume_data})
         return self._replay(self.workflow.resume_events)
 
@@ -107,9 +112,8 @@ class ReplayWorkflow:
         self._runs[run.run_id] = run
         return run
 
-    def get_run(self, run_id: str) -> dict[str, Any] | None:
-        run = self._runs.get(run_id)
-        return None if run is None else {"runId": run_id, "inputs": run.inputs}
+    async def get_run(self, run_id: str) -> ReplayRun | None:
+        return self._runs.get(run_id)
 
     async def list_runs(self) -> list[dict[str, Any]]:
         return [{"runId": r} for r in self._runs]
