@@ -15,6 +15,7 @@ from streamwise import Streamwise
 from streamwise.server import ServerSettings, create_asgi_app
 from tests.compat.test_ui_stream import TRACES, record_json, sse_json
 from tests.server.support import running_server
+from tests.server.test_js_clients import node
 from tests.server.workflow_double import ReplayWorkflow
 
 
@@ -205,3 +206,15 @@ async def test_workflow_engine_failure_is_a_500_without_details() -> None:
 def _sse(body: bytes) -> list[Any]:
     assert body.endswith(b"data: [DONE]\n\n")
     return [orjson.loads(f[6:]) for f in body.split(b"\n\n") if f.startswith(b"data: {")]
+
+
+def test_workflow_ui_route_reads_in_the_ai_sdk() -> None:
+    with running_server(make_app()) as url:
+        report = node("ai_workflow.mjs", url, "threeStep", '{"value": 3}')
+    assert report["errors"] == []
+    # One data-workflow part per run id, replaced in place: its last state is the final one.
+    assert len(report["workflow"]) == 1
+    final = report["workflow"][0]
+    assert final["status"] == "success"
+    assert final["steps"]["square"]["output"] == {"value": 64}
+    assert report["messageParts"].count("data-workflow-step") == 3
