@@ -8,6 +8,7 @@ import httpx
 import orjson
 
 from streamwise.server import ServerSettings
+from tests.compat.test_ui_stream import TRACES
 from tests.server.support import demo_app, running_server
 
 
@@ -88,6 +89,30 @@ async def test_stream_run_id_still_running_is_409() -> None:
                 await c.post("/api/agents/slowAgent/runs/dup-1/cancel")
     assert dup.status_code == 409
     assert dup.json()["error"] == "run 'dup-1' is still running"
+
+
+async def test_stream_headers_on_the_wire_match_mastra() -> None:
+    with running_server() as url:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as c:
+            r = await c.post("/api/agents/plainAgent/stream", json={"messages": "hi"})
+            chat = await c.post(
+                "/chat/plainAgent",
+                json={
+                    "messages": [
+                        {"id": "1", "role": "user", "parts": [{"type": "text", "text": "x"}]}
+                    ]
+                },
+            )
+    expected = _trace_headers("agent-stream.headers")
+    assert {k: v for k, v in r.headers.items() if k != "date"} == expected
+    ui = {k: v for k, v in chat.headers.items() if k not in ("date", "x-streamwise-run-id")}
+    assert ui == _trace_headers("chat.headers")
+
+
+def _trace_headers(name: str) -> dict[str, str]:
+    lines = (TRACES / name).read_text().splitlines()[1:]
+    pairs = [line.split(": ", 1) for line in lines if ": " in line]
+    return {k.lower(): v for k, v in pairs if k.lower() != "date"}
 
 
 async def test_stream_idle_gets_keep_alive_comments() -> None:

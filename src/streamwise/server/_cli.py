@@ -70,9 +70,10 @@ def _run(target: str, host: str, port: int, reload: bool) -> int:
             port=port,
             reload=True,
             reload_dirs=[os.getcwd()],
+            server_header=False,
         )
     else:
-        uvicorn.run(load_target(target), host=host, port=port)
+        uvicorn.run(load_target(target), host=host, port=port, server_header=False)
     return 0
 
 
@@ -104,7 +105,7 @@ def _dev(args: argparse.Namespace) -> int:
     if example.exists():
         return _run(f"{example}:app", args.host, args.port, args.reload)
     print(f"streamwise dev: {example} not found; serving the built-in demo app", file=sys.stderr)
-    uvicorn.run(create_asgi_app(demo_app()), host=args.host, port=args.port)
+    uvicorn.run(create_asgi_app(demo_app()), host=args.host, port=args.port, server_header=False)
     return 0
 
 
