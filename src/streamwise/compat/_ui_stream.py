@@ -382,10 +382,16 @@ async def to_ai_sdk_stream(
     converter = UIStreamConverter(
         from_=from_, message_id=message_id, nested_update_every=nested_update_every
     )
-    async for chunk in stream.read(offset):
-        for part in converter.convert(chunk):
-            yield part
-        if converter.ended:
-            return
+    chunks = stream.read(offset)
+    try:
+        async for chunk in chunks:
+            for part in converter.convert(chunk):
+                yield part
+            if converter.ended:
+                return
+    finally:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
     for part in converter.close():
         yield part
