@@ -41,30 +41,48 @@ import { MastraClient } from "@mastra/client-js";
 const [baseUrl, runs] = [process.argv[1], Number(process.argv[2])];
 const client = new MastraClient({ baseUrl, retries: 0 });
 const agent = client.getAgent("long");
-const results = { stream: [], observe: [], raw: [] };
-for (let i = 0; i < runs; i++) {
-  let n = 0;
-  let t0 = performance.now();
-  const response = await agent.stream("go");
-  await response.processDataStream({ onChunk: async () => { n += 1; } });
-  results.stream.push({ chunks: n, seconds: (performance.now() - t0) / 1000 });
 
-  const { runId } = await agent.generate("go");
-  n = 0;
-  t0 = performance.now();
-  const observed = await agent.observe({ runId });
-  await observed.processDataStream({ onChunk: async () => { n += 1; } });
-  results.observe.push({ chunks: n, seconds: (performance.now() - t0) / 1000 });
-
-  t0 = performance.now();
-  const raw = await fetch(`${baseUrl}/api/agents/long/stream`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ messages: "go" }),
-  });
-  const text = await raw.text();
-  n = text.split("\\n\\n").filter((f) => f.startsWith("data: {")).length;
-  results.raw.push({ chunks: n, seconds: (performance.now() - t0) / 1000 });
+async function timed(mode) {
+  const ready = mode.prepare ? await mode.prepare() : undefined;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const chunks = await mode.read(ready);
+  const cpu = process.cpuUsage(cpu0);
+  return { chunks, seconds: (performance.now() - t0) / 1000, clientCpu: (cpu.user + cpu.system) / 1e6 };
+}
+const modes = {
+  stream: {
+    async read() {
+      let n = 0;
+      const response = await agent.stream("go");
+      await response.processDataStream({ onChunk: async () => { n += 1; } });
+      return n;
+    },
+  },
+  observe: {
+    // The run is made (not timed) by generate; observe replays all of it.
+    prepare: () => agent.generate("go"),
+    async read({ runId }) {
+      let n = 0;
+      const observed = await agent.observe({ runId });
+      await observed.processDataStream({ onChunk: async () => { n += 1; } });
+      return n;
+    },
+  },
+  raw: { async read() {
+    const raw = await fetch(`${baseUrl}/api/agents/long/stream`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ messages: "go" }),
+    });
+    const text = await raw.text();
+    return text.split("\\n\\n").filter((f) => f.startsWith("data: {")).length;
+  } },
+};
+const results = {};
+for (const [name, mode] of Object.entries(modes)) {
+  results[name] = [];
+  for (let i = 0; i < runs; i++) results[name].push(await timed(mode));
 }
 console.log(JSON.stringify(results));
 """
@@ -112,9 +130,11 @@ def main() -> None:
         results = results[1:]  # the first run warms up both sides
         rates = [r["chunks"] / r["seconds"] for r in results]
         median = statistics.median(rates)
+        busy = statistics.median(r["clientCpu"] / r["seconds"] for r in results)
         print(
             f"{name:8} chunks/run {results[0]['chunks']:6}  median {median:10,.0f}/s  "
-            f"best {max(rates):10,.0f}/s  {median / MASTRA_CHUNKS_PER_S:5.1f}x Mastra"
+            f"best {max(rates):10,.0f}/s  {median / MASTRA_CHUNKS_PER_S:5.1f}x Mastra  "
+            f"client CPU {busy:4.0%} of wall time"
         )
 
 
