@@ -15,6 +15,7 @@ from rich.text import Text
 from ._render import StreamRenderer
 from .agent import Agent
 from .app import Streamwise
+from .server._cli import add_dev_command, add_serve_command
 
 __all__ = ("load_object", "main")
 
@@ -85,13 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("prompt", help="what to ask")
     run.add_argument("--agent", help="agent id, when TARGET is an app")
     run.add_argument("--max-steps", type=int, default=None)
-    run.set_defaults(func=_run)
+    run.set_defaults(handler=_run)
+    add_serve_command(sub)
+    add_dev_command(sub)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
-    code: int = args.func(args)
-    return code
+    return int(args.handler(args))
 
 
 if __name__ == "__main__":
