@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import time
 import uuid
 from collections.abc import Mapping
@@ -77,6 +78,16 @@ class ResumeRequest:
         self.data = data
 
 
+# stepCallIds: UUID-shaped, unique per process (a random base) and cheap (a counter): a
+# uuid4() per step was an eighth of a trivial run's cost.
+_CALL_BASE = str(uuid.uuid4())[:24]
+_call_counter = itertools.count(1)
+
+
+def _call_id() -> str:
+    return f"{_CALL_BASE}{next(_call_counter):012x}"
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -119,6 +130,12 @@ class Execution:
         self.replay: dict[str, dict[str, Any]] = {}
         self.target: str | None = None
         self.resume_data: Any = None
+        # The model instance a JSON value was just validated into (by a step's output schema,
+        # or the workflow's input schema): the next step with the same schema class takes it
+        # instead of validating the same dict again. Used once, so parallel branches never
+        # share an instance.
+        self._model_of: Any = None
+        self._model: pydantic.BaseModel | None = None
 
     # -- the producers -----------------------------------------------------------------------
 
@@ -130,7 +147,9 @@ class Execution:
         self._new_snapshot(value)
         if wf.input_schema is not None:
             try:
-                value = wf.input_schema.model_validate(value).model_dump(mode="json")
+                model = wf.input_schema.model_validate(value)
+                value = model.model_dump(mode="json")
+                self._remember(value, model)
             except pydantic.ValidationError as exc:
                 error = RunError(
                     f"the input of workflow {wf.id!r} fails its input_schema: "
@@ -240,7 +259,11 @@ class Execution:
     async def _end(self, outcome: Outcome) -> None:
         wf = self.workflow
         out = self.out
-        if outcome.status == "success" and wf.output_schema is not None:
+        if (
+            outcome.status == "success"
+            and wf.output_schema is not None
+            and not self._validated(outcome.output, wf.output_schema)
+        ):
             try:
                 outcome.output = wf.output_schema.model_validate(outcome.output).model_dump(
                     mode="json"
@@ -271,6 +294,22 @@ class Execution:
             out._error = error
         usage = out._total_usage or out._sum_usage()
         out._finish(out.finish_chunk(status, usage, error=error), status)
+
+    def _remember(self, value: Any, model: pydantic.BaseModel) -> None:
+        self._model_of = value
+        self._model = model
+
+    def _take_model(
+        self, value: Any, schema: type[pydantic.BaseModel]
+    ) -> pydantic.BaseModel | None:
+        model = self._model
+        if model is not None and value is self._model_of and type(model) is schema:
+            self._model = self._model_of = None
+            return model
+        return None
+
+    def _validated(self, value: Any, schema: type[pydantic.BaseModel]) -> bool:
+        return value is self._model_of and type(self._model) is schema
 
     async def save(self) -> None:
         """Store the snapshot (at every step start and end, PROTOCOL.md §9)."""
@@ -369,7 +408,7 @@ class Execution:
             base = {
                 "stepName": sid,
                 "id": sid,
-                "stepCallId": str(uuid.uuid4()),
+                "stepCallId": _call_id(),
                 "payload": value,
                 "startedAt": started_at,
                 "status": "running",
@@ -382,7 +421,7 @@ class Execution:
             base = {
                 "stepName": sid,
                 "id": sid,
-                "stepCallId": str(uuid.uuid4()),
+                "stepCallId": _call_id(),
                 "payload": value,
                 "startedAt": resumed["startedAt"],
                 "status": "running",
@@ -462,7 +501,12 @@ class Execution:
         """Validate the input, call ``execute`` (with retries), validate the output."""
         run_id = self.run_id
         try:
-            data = value if step.input_schema is None else step.input_schema.model_validate(value)
+            schema = step.input_schema
+            data = (
+                value
+                if schema is None
+                else self._take_model(value, schema) or schema.model_validate(value)
+            )
         except pydantic.ValidationError as exc:
             return Outcome(
                 "failed",
@@ -519,7 +563,9 @@ class Execution:
             raw = raw.model_dump(mode="json")
         if step.output_schema is not None:
             try:
-                raw = step.output_schema.model_validate(raw).model_dump(mode="json")
+                model = step.output_schema.model_validate(raw)
+                raw = model.model_dump(mode="json")
+                self._remember(raw, model)
             except pydantic.ValidationError as exc:
                 return Outcome(
                     "failed",
@@ -606,7 +652,7 @@ class Execution:
         base: dict[str, Any] = {
             "stepName": sid,
             "id": sid,
-            "stepCallId": str(uuid.uuid4()),
+            "stepCallId": _call_id(),
             "payload": value,
             "startedAt": started_at,
             "status": "running",
@@ -652,7 +698,7 @@ class Execution:
                 if isinstance(step, Step):
                     outcome = await self.execute(step, sid, item, prefix, None, False)
                 else:
-                    outcome = await self.run_sequence(step, item, sid + ".", (*path, index))
+                    outcome = await self._nested_body(step, sid, item, (*path, index))
             if outcome.status == "suspended":
                 outcome = Outcome(
                     "failed",
@@ -734,7 +780,7 @@ class Execution:
         base = {
             "stepName": sid,
             "id": sid,
-            "stepCallId": str(uuid.uuid4()),
+            "stepCallId": _call_id(),
             "payload": value,
             "startedAt": started_at,
             "status": "running",
@@ -752,7 +798,7 @@ class Execution:
         base: dict[str, Any] = {
             "stepName": sid,
             "id": sid,
-            "stepCallId": str(uuid.uuid4()),
+            "stepCallId": _call_id(),
             "payload": value,
             "startedAt": started_at,
             "status": "running",
@@ -792,7 +838,7 @@ class Execution:
         base: dict[str, Any] = {
             "stepName": sid,
             "id": sid,
-            "stepCallId": str(uuid.uuid4()),
+            "stepCallId": _call_id(),
             "payload": value,
             "startedAt": started_at,
             "status": "running",

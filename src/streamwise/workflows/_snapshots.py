@@ -65,6 +65,9 @@ def _now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
+_ENDED = frozenset({"success", "failed", "canceled"})
+
+
 def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat()
 
@@ -82,10 +85,28 @@ class InMemorySnapshotStore:
     copies, so a reader never sees a later change.
     """
 
-    __slots__ = ("_records",)
+    __slots__ = ("_records", "max_runs")
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_runs: int = 10_000) -> None:
         self._records: dict[tuple[str, str], dict[str, Any]] = {}
+        #: The most runs kept: past it, the oldest ended runs (success, failed, canceled) are
+        #: dropped; suspended and running ones are always kept (they can still go on).
+        self.max_runs = max_runs
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def _evict(self) -> None:
+        # Down to 90% at once, so that the scan is paid once per max_runs / 10 new runs.
+        excess = len(self._records) - self.max_runs * 9 // 10
+        ended: list[tuple[str, str]] = []
+        for key, record in self._records.items():
+            if record["snapshot"].get("status") in _ENDED:
+                ended.append(key)
+                if len(ended) >= excess:
+                    break
+        for key in ended:
+            del self._records[key]
 
     async def save_snapshot(self, workflow_id: str, run_id: str, snapshot: dict[str, Any]) -> None:
         """Store (insert or replace) the snapshot of one run."""
@@ -94,6 +115,8 @@ class InMemorySnapshotStore:
         now = time.time()  # a float per save; turned into ISO text only when listed
         if record is None:
             self._records[key] = {"snapshot": snapshot, "createdAt": now, "updatedAt": now}
+            if len(self._records) > self.max_runs:
+                self._evict()
         else:
             record["snapshot"] = snapshot
             record["updatedAt"] = now
