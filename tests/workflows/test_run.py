@@ -418,3 +418,23 @@ async def test_usage_of_resume_decision_type() -> None:
     await run.start({"item": "y"})
     result = await run.resume(step="approve", resume_data=Decision(approved=False))
     assert result.result == {"item": "Y", "approved": False}
+
+
+async def test_get_run_of_a_running_run_observes_its_stream() -> None:
+    release = asyncio.Event()
+
+    async def wait(ctx: StepContext) -> dict[str, int]:
+        await ctx.writer.write("waiting")
+        await release.wait()
+        return {"value": 2}
+
+    wf = create_workflow("obs").then(create_step("w", Value, Value, wait)).commit()
+    run = await wf.create_run()
+    out = run.stream({"value": 1})
+    await until(lambda: len(out.chunks) >= 3)
+    observed = await wf.get_run(run.run_id)
+    assert observed is not None
+    assert observed.output is out
+    release.set()
+    replay = [c async for c in observed.output.read(2)]
+    assert types(replay) == ["workflow-step-output", "workflow-step-result", "workflow-finish"]

@@ -110,6 +110,10 @@ class InMemorySnapshotStore:
 
     async def save_snapshot(self, workflow_id: str, run_id: str, snapshot: dict[str, Any]) -> None:
         """Store (insert or replace) the snapshot of one run."""
+        self.put(workflow_id, run_id, snapshot)
+
+    def put(self, workflow_id: str, run_id: str, snapshot: dict[str, Any]) -> None:
+        """:meth:`save_snapshot` without the coroutine (what the engine calls on its hot path)."""
         key = (workflow_id, run_id)
         record = self._records.get(key)
         now = time.time()  # a float per save; turned into ISO text only when listed

@@ -224,7 +224,9 @@ class Workflow:
             raise ConfigurationError(
                 f"workflow {self.id!r} is not committed: call .commit() before create_run()"
             )
-        return WorkflowRun(self, run_id or str(uuid.uuid4()))
+        run = WorkflowRun(self, run_id or str(uuid.uuid4()))
+        run.output = self._active.get(run.run_id)  # a stream running here: observe it
+        return run
 
     async def get_run(self, run_id: str) -> WorkflowRun | None:
         """The run with this id if it is running here or has a stored snapshot, else None."""
