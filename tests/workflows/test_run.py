@@ -438,3 +438,75 @@ async def test_get_run_of_a_running_run_observes_its_stream() -> None:
     release.set()
     replay = [c async for c in observed.output.read(2)]
     assert types(replay) == ["workflow-step-output", "workflow-step-result", "workflow-finish"]
+
+
+async def test_foreach_items_suspend_then_resume_runs_only_those_items() -> None:
+    calls: list[tuple[int, Any]] = []
+
+    async def check(ctx: StepContext) -> dict[str, int]:
+        value = ctx.input_data.value
+        calls.append((value, ctx.resume_data))
+        if value % 2 and ctx.resume_data is None:
+            await ctx.suspend({"odd": value})
+        await ctx.writer.write({"item": value})
+        return {"value": value * 10}
+
+    wf = (
+        create_workflow("each-approve", Value)
+        .map(lambda ctx: [{"value": v} for v in range(4)])
+        .foreach(create_step("check", Value, Value, check, resume_schema=Decision), concurrency=2)
+        .commit()
+    )
+    run = await wf.create_run()
+    first = run.stream({"value": 0})
+    chunks = await collect(first)
+    assert await first.status == "suspended"
+    assert await first.suspended == ["check"]
+    suspended = [c for c in chunks if c["type"] == "workflow-step-suspended"]
+    assert [s["payload"]["suspendPayload"] for s in suspended] == [{"odd": 1}]
+    progress = [
+        c["payload"]["iterationStatus"] for c in chunks if c["type"] == "workflow-step-progress"
+    ]
+    assert sorted(progress) == ["success", "success", "suspended", "suspended"]
+
+    calls.clear()
+    second = run.resume_stream(step="check", resume_data={"approved": True})
+    chunks = await collect(second)
+    assert await second.result == [{"value": 0}, {"value": 10}, {"value": 20}, {"value": 30}]
+    assert sorted(v for v, _ in calls) == [1, 3]  # only the suspended items ran again
+    assert all(isinstance(d, Decision) for _, d in calls)
+    start = next(c for c in chunks if c["type"] == "workflow-step-start")["payload"]
+    assert start["resumePayload"] == {"approved": True}
+    progress_counts = [
+        c["payload"]["completedCount"] for c in chunks if c["type"] == "workflow-step-progress"
+    ]
+    assert progress_counts == [3, 4]
+    writes = [c["payload"]["output"] for c in chunks if c["type"] == "workflow-step-output"]
+    assert sorted(w["item"] for w in writes) == [1, 3]
+
+
+async def test_a_failing_store_still_ends_the_stream() -> None:
+    class Broken(InMemorySnapshotStore):
+        async def save_snapshot(
+            self, workflow_id: str, run_id: str, snapshot: dict[str, Any]
+        ) -> None:
+            raise OSError("disk full")
+
+    wf = three_step()
+    wf.store = Broken()
+    out = (await wf.create_run()).stream({"value": 1})
+    chunks = await collect(out)
+    assert chunks[-1]["type"] == "workflow-finish"
+    assert chunks[-1]["payload"]["workflowStatus"] == "failed"
+    assert chunks[-1]["payload"]["metadata"]["errorMessage"] == "disk full"
+    assert await out.status == "failed"
+
+
+async def test_cancel_before_the_run_started_still_ends_with_finish() -> None:
+    run = await three_step().create_run()
+    out = run.stream({"value": 1})
+    assert run.cancel()
+    chunks = await collect(out)
+    assert types(chunks) == ["workflow-canceled", "workflow-finish"]
+    assert chunks[-1]["payload"]["workflowStatus"] == "canceled"
+    assert await out.status == "canceled"

@@ -118,13 +118,18 @@ async def loop(
 async def foreach(
     ex: Execution, node: ForeachNode, value: Any, prefix: str, path: tuple[int, ...]
 ) -> Outcome:
-    """The unit once per item: one step-start, a progress event per item, one step-result."""
+    """The unit once per item: one step-start, a progress event per item, one step-result.
+
+    Items may suspend (a step unit only): the foreach suspends once every item has ended,
+    and a resume runs the suspended items again, with the resume data, reusing the others.
+    """
     sid = prefix + node.step.id
     resumed = ex.replayed(sid) if ex.replay else None
     if isinstance(resumed, Outcome):
         return resumed
-    base, entry = ex.open_step(sid, value)
+    base, entry = ex.open_step(sid, value, resumed)
     await ex.save()
+    value = base["payload"]
     if not isinstance(value, list):
         outcome = Outcome(
             "failed",
@@ -134,37 +139,57 @@ async def foreach(
             ),
         )
     else:
-        outcome = await _items(ex, node, sid, value, prefix, path)
+        before = resumed.get("foreach") if resumed is not None else None
+        outcome = await _items(ex, node, sid, value, prefix, path, entry, before)
     ex.close_step(sid, base, entry, outcome, path)
     await ex.save()
     return outcome
 
 
 async def _items(
-    ex: Execution, node: ForeachNode, sid: str, items: list[Any], prefix: str, path: tuple[int, ...]
+    ex: Execution,
+    node: ForeachNode,
+    sid: str,
+    items: list[Any],
+    prefix: str,
+    path: tuple[int, ...],
+    entry: dict[str, Any],
+    before: list[dict[str, Any]] | None,
 ) -> Outcome:
     unit = node.step
-    results: list[Outcome] = [Outcome("failed")] * len(items)
-    gate = asyncio.Semaphore(node.concurrency)
-    completed = 0
     total = len(items)
+    results: list[Outcome] = [Outcome("failed")] * total
+    todo = list(range(total))
+    if before is not None and len(before) == total:
+        # Resuming: items that succeeded keep their output; the suspended ones run again.
+        todo = []
+        for index, prior in enumerate(before):
+            if prior.get("status") == "success":
+                results[index] = Outcome("success", prior.get("output"))
+            else:
+                todo.append(index)
+    resuming = before is not None
+    gate = asyncio.Semaphore(node.concurrency)
+    completed = total - len(todo)
 
-    async def one(index: int, item: Any) -> None:
+    async def one(index: int) -> None:
         nonlocal completed
+        item = items[index]
         async with gate:
             if isinstance(unit, Step):
-                outcome = await ex.execute(unit, sid, item, prefix, None, False)
+                data = ex.resume_data if resuming else None
+                outcome = await ex.execute(unit, sid, item, prefix, data, resuming)
             else:
                 outcome = await nested_body(ex, unit, sid, item, (*path, index))
-        if outcome.status == "suspended":
-            outcome = Outcome(
-                "failed",
-                error=RunError(
-                    f"step {sid!r} suspended inside foreach, which is not supported; "
-                    "suspend in a step after the foreach instead",
-                    run_id=ex.run_id,
-                ),
-            )
+                if outcome.status == "suspended":
+                    outcome = Outcome(
+                        "failed",
+                        error=RunError(
+                            f"workflow {unit.id!r} suspended inside foreach step {sid!r}, "
+                            "which is not supported; suspend in a step of the foreach instead",
+                            run_id=ex.run_id,
+                        ),
+                    )
         results[index] = outcome
         completed += 1
         ex.emit(
@@ -184,11 +209,20 @@ async def _items(
         )
 
     async with asyncio.TaskGroup() as tg:
-        for index, item in enumerate(items):
-            tg.create_task(one(index, item))
+        for index in todo:
+            tg.create_task(one(index))
     for outcome in results:
-        if outcome.status != "success":
+        if outcome.status == "failed":
             return outcome
+    suspended = [o for o in results if o.status == "suspended"]
+    if suspended:
+        entry["foreach"] = [
+            {"status": o.status, "output": o.output}
+            if o.status == "success"
+            else {"status": o.status, "suspendPayload": o.output}
+            for o in results
+        ]
+        return Outcome("suspended", suspended[0].output)
     return Outcome("success", [o.output for o in results])
 
 
