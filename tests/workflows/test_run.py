@@ -112,7 +112,7 @@ async def test_resume_of_a_run_that_is_not_suspended_is_a_clear_error() -> None:
     assert result.status == "failed"
     assert isinstance(result.error, RunError)
     assert "no run 'nope'" in str(result.error)
-    assert await wf.get_run("nope") is None
+    assert await wf.get_run("never-made") is None
 
 
 def _raise(result: Any) -> None:

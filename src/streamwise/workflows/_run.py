@@ -51,6 +51,9 @@ class WorkflowRun:
         assert out._task is not None
 
         def forget(_task: Any) -> None:
+            # Only running streams are kept here: holding ended ones (and their chunks) would
+            # promote them to the collector's oldest generation and slow every later run. An
+            # ended run's chunks are for the run's event log (the storage/server layer).
             if active.get(self.run_id) is out:
                 del active[self.run_id]
 

@@ -61,6 +61,8 @@ class Workflow:
         self._nodes: list[Node] = []
         self._ids: dict[str, Step | Workflow | None] = {}  # None: a sleep or map node
         self._committed = False
+        # The running stream of each run (for observe and cancel, and to refuse a second
+        # stream of a running run); removed when the stream's task ends.
         self._active: dict[str, WorkflowOutput] = {}
 
     def __repr__(self) -> str:
