@@ -155,8 +155,7 @@ class Execution:
         }
         self.target = target
         self.resume_data = request.data
-        await self.save()
-        await self._guarded(snapshot.get("input"))
+        await self._guarded(snapshot.get("input"), save_first=True)
 
     def _busy(self) -> WorkflowRunBusyError:
         return WorkflowRunBusyError(
@@ -165,8 +164,11 @@ class Execution:
             run_id=self.run_id,
         )
 
-    async def _guarded(self, value: Any) -> None:
+    async def _guarded(self, value: Any, *, save_first: bool = False) -> None:
+        """Run the graph; whatever happens, the stored snapshot says how the run stopped."""
         try:
+            if save_first:
+                await self.save()
             outcome = await self.run_sequence(self.workflow, value, "", ())
         except asyncio.CancelledError:
             # Keep the snapshot honest, then let the cancellation through (STYLE.md rule 9).
