@@ -12,22 +12,23 @@ from pydantic import BaseModel
 
 from streamwise import Agent, create_step, create_workflow
 from streamwise.errors import ConfigurationError, RunError, WorkflowRunBusyError
+from streamwise.storage import Store
 from streamwise.testing import ScriptedModel
-from streamwise.workflows import InMemorySnapshotStore, JsonFileSnapshotStore, StepContext
+from streamwise.workflows import InMemorySnapshotStore, JsonFileSnapshotStore, StepContext, Workflow
 from tests.support import collect, types, until
 from tests.workflows.flows import Decision, Item, Value, approval, arithmetic, three_step
 
 ROOT = Path(__file__).parents[2]
 
 
-async def test_resume_from_a_fresh_process(tmp_path: Path) -> None:
-    store_path = tmp_path / "snapshots.json"
+async def suspend_in_another_process(where: str, run_id: str) -> str:
+    """Run the approval workflow until it suspends, in a new Python process; its stdout."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "tests.workflows.flows",
-        str(store_path),
-        "appr-9",
+        where,
+        run_id,
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
     )
@@ -36,6 +37,12 @@ async def test_resume_from_a_fresh_process(tmp_path: Path) -> None:
     stdout = raw.decode()
     assert stdout.split("\n")[-2] == "status suspended"
     assert "workflow-step-suspended" in stdout
+    return stdout
+
+
+async def test_resume_from_a_fresh_process(tmp_path: Path) -> None:
+    store_path = tmp_path / "snapshots.json"
+    await suspend_in_another_process(str(store_path), "appr-9")
 
     wf = approval(JsonFileSnapshotStore(store_path))  # a new workflow object, a new store object
     stored = await wf.store.load_snapshot("approval", "appr-9")
@@ -59,6 +66,51 @@ async def test_resume_from_a_fresh_process(tmp_path: Path) -> None:
     assert final["result"] == {"item": "INVOICE", "approved": True}
     runs = await wf.list_runs()
     assert [r["runId"] for r in runs] == ["appr-9"]
+
+
+async def test_resume_from_a_fresh_process_on_the_sqlite_store(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/streamwise.db"
+    await suspend_in_another_process(url, "appr-sql")
+    async with Store(url) as store:
+        wf = approval(store)
+        run = await wf.get_run("appr-sql")
+        assert run is not None
+        out = run.resume_stream(resume_data={"approved": True})
+        assert await out.result == {"item": "INVOICE", "approved": True}
+        (row,) = await wf.list_runs()
+        assert row["status"] == "success"
+
+
+async def test_two_resumes_through_a_shared_database_exactly_one_wins(tmp_path: Path) -> None:
+    entered = asyncio.Event()
+    release = asyncio.Event()
+
+    async def gate(ctx: StepContext) -> dict[str, str]:
+        if ctx.resume_data is None:
+            await ctx.suspend({"reason": "wait"})
+        entered.set()
+        await release.wait()  # the winner holds its claim while the other tries
+        return {"item": ctx.input_data.item}
+
+    def gated(store: Store) -> Workflow:
+        step = create_step("gate", Item, Item, gate)
+        return create_workflow("gated", Item, Item, store=store).then(step).commit()
+
+    async with Store(f"sqlite:///{tmp_path}/db.sqlite") as store:
+        # Two workflow objects, as two server processes would have.
+        here, there = gated(store), gated(store)
+        run = await here.create_run(run_id="g1")
+        assert (await run.start({"item": "x"})).status == "suspended"
+        first = run.resume_stream(resume_data={})
+        await entered.wait()
+        second = (await there.create_run(run_id="g1")).resume_stream(resume_data={})
+        assert types(await collect(second)) == ["workflow-start", "workflow-finish"]
+        with pytest.raises(WorkflowRunBusyError, match="running in another stream"):
+            await second.result
+        release.set()
+        assert await first.result == {"item": "x"}
+        (row,) = await here.list_runs()
+        assert row["status"] == "success"
 
 
 async def test_two_concurrent_resumes_second_gets_busy_and_every_stream_ends() -> None:

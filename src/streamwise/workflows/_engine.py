@@ -83,6 +83,9 @@ class Execution:
         # The default store saves synchronously: skip a coroutine per save (not for subclasses,
         # which may override save_snapshot).
         self._put = store.put if type(store) is InMemorySnapshotStore else None
+        # Other stores await (a database): saves from parallel branches go one at a time, so
+        # a snapshot taken earlier can never be written after a later one.
+        self._save_lock: asyncio.Lock | None = None
 
     # -- the producers -----------------------------------------------------------------------
 
@@ -265,7 +268,10 @@ class Execution:
         if self._put is not None:
             self._put(self.workflow.id, self.run_id, self.snapshot)
         else:
-            await self.store.save_snapshot(self.workflow.id, self.run_id, self.snapshot)
+            if self._save_lock is None:
+                self._save_lock = asyncio.Lock()
+            async with self._save_lock:
+                await self.store.save_snapshot(self.workflow.id, self.run_id, self.snapshot)
 
     # -- the graph ---------------------------------------------------------------------------
 
