@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from pydantic import BaseModel
 
@@ -14,6 +15,7 @@ from streamwise.errors import ConfigurationError
 from streamwise.workflows import FlowContext, StepContext, Workflow
 from tests.support import collect, types
 from tests.workflows.flows import (
+    TRACES,
     Value,
     approval,
     arithmetic,
@@ -57,6 +59,18 @@ async def test_workflow_suspend_and_resume_match_mastra_captures() -> None:
     suspended_at = (await first.steps)["approve"]["startedAt"]
     assert chunks[1]["payload"]["startedAt"] == suspended_at
     assert await second.result == {"item": "INVOICE", "approved": True}
+
+
+async def test_workflow_replay_from_an_offset_matches_mastra_observe_capture() -> None:
+    out = (await three_step().create_run(run_id="run-fixed-1")).stream({"value": 3})
+    await out.wait()
+    assert masked([c async for c in out.read(2)]) == masked(mastra_records("observe.raw"))
+
+
+def test_step_graph_matches_mastra_capture() -> None:
+    listed = orjson.loads((TRACES / "workflows.json").read_bytes())
+    assert three_step().step_graph() == listed["threeStep"]["stepGraph"]
+    assert approval().step_graph() == listed["approval"]["stepGraph"]
 
 
 async def test_workflow_several_readers_replay_the_same_chunks() -> None:
