@@ -438,3 +438,28 @@ async def test_step_graph_lists_every_construct() -> None:
     assert graph[1]["type"] == "parallel"
     assert graph[2] == {"type": "sleep", "id": "sleep-1"}
     assert set(wf.steps) == {"a", "b", "c"}
+
+
+async def test_app_storage_keeps_the_snapshots_of_its_workflows(tmp_path: Any) -> None:
+    from streamwise import Streamwise
+    from streamwise.storage import Store
+    from streamwise.workflows import InMemorySnapshotStore
+
+    url = f"sqlite:///{tmp_path}/app.db"
+    wf = approval()
+    async with Streamwise(workflows=[wf], storage=url) as app:
+        assert wf.store is app.storage
+        run = await wf.create_run()
+        out = run.stream({"item": "invoice"})
+        assert await out.status == "suspended"
+    async with Store(url) as store:
+        snapshot = await store.load_snapshot(wf.id, run.run_id)
+        assert snapshot is not None
+        assert snapshot["status"] == "suspended"
+    own_store = InMemorySnapshotStore()
+    own = approval(own_store)
+    Streamwise(workflows=[own], storage="sqlite://:memory:")
+    assert own.store is own_store  # a store given to the workflow stays its own
+    local = approval()
+    Streamwise(workflows=[local])  # no storage given: snapshots stay in this process
+    assert isinstance(local.store, InMemorySnapshotStore)

@@ -57,6 +57,8 @@ class Workflow:
         self.output_schema = output_schema
         self.description = description
         self.store: WorkflowSnapshotStore = store if store is not None else InMemorySnapshotStore()
+        #: True while ``store`` is the in-memory default, which an app replaces with its storage.
+        self.store_is_default = store is None
         self.app: AppRegistry | None = None
         self._nodes: list[Node] = []
         self._ids: dict[str, Step | Workflow | None] = {}  # None: a sleep or map node
