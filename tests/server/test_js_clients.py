@@ -104,3 +104,50 @@ def test_js_mastra_client_disconnect_leaves_the_run_complete() -> None:
     ]
     assert chunks[-1]["type"] == "finish"
     assert sum(1 for c in chunks if c["type"] == "text-delta") == 40
+
+
+def test_js_mastra_client_streams_suspends_resumes_and_observes_real_workflows() -> None:
+    from streamwise import Streamwise
+    from tests.workflows.flows import approval, three_step
+
+    with running_server(Streamwise(workflows=[three_step(), approval()])) as url:
+        report = node("mastra_workflow.mjs", url)
+    assert report["workflowIds"] == ["approval", "threeStep"]
+    assert report["plainTypes"] == [
+        "workflow-start",
+        *["workflow-step-start", "workflow-step-output", "workflow-step-result"] * 3,
+        "workflow-finish",
+    ]
+    assert report["plainResult"] == {"value": 64}
+    assert report["firstTypes"] == [
+        "workflow-start", "workflow-step-start", "workflow-step-result",
+        "workflow-step-start", "workflow-step-suspended", "workflow-finish",
+    ]  # fmt: skip
+    assert report["firstStatus"] == "suspended"
+    assert report["suspendPayload"] == {"reason": "approve INVOICE?"}
+    assert report["resumedTypes"] == [
+        "workflow-start", "workflow-step-start", "workflow-step-result", "workflow-finish",
+    ]  # fmt: skip
+    assert report["resumedStatus"] == "success"
+    assert report["resumedResult"] == {"item": "INVOICE", "approved": True}
+    assert report["resumedRunIds"] == [report["runId"]]
+    assert report["observedTypes"] == report["resumedTypes"][2:]
+
+
+def test_js_ai_sdk_reads_a_real_workflow_with_a_streaming_agent_step() -> None:
+    from streamwise import Agent, Streamwise, create_step, create_workflow
+    from streamwise.testing import ScriptedModel
+    from tests.workflows.flows import three_step
+
+    writer = Agent("writer", model=ScriptedModel(lambda m: {"text": "a short poem"}))
+    wf = create_workflow("poem").then(create_step(writer)).commit()
+    with running_server(Streamwise(agents=[writer], workflows=[wf, three_step()])) as url:
+        report = node("ai_workflow.mjs", url, "poem", '{"prompt": "write"}')
+        plain = node("ai_workflow.mjs", url, "threeStep", '{"value": 3}')
+    assert report["errors"] == []
+    assert plain["errors"] == []
+    [final] = report["workflow"]
+    assert final["status"] == "success"
+    assert final["steps"]["writer"]["output"] == {"text": "a short poem"}
+    [three] = plain["workflow"]
+    assert three["steps"]["square"]["output"] == {"value": 64}
