@@ -268,3 +268,14 @@ async def test_unknown_workflow_is_404(path: str) -> None:
     assert r.status_code == 404
     assert s.status_code == 404
     assert ui.status_code == 404
+
+
+def test_server_and_compat_exports_are_sorted_and_real() -> None:
+    import streamwise.compat
+    import streamwise.server
+
+    for module in (streamwise.server, streamwise.compat):
+        assert isinstance(module.__all__, tuple)
+        assert list(module.__all__) == sorted(module.__all__)
+        for name in module.__all__:
+            assert getattr(module, name) is not None

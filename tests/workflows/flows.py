@@ -1,8 +1,9 @@
 """Workflows shared by the workflow tests, and by the subprocess of the fresh-process test.
 
-``python -m tests.workflows.flows <store.json> <run_id>`` starts the approval workflow on a
-JSON-file store, streams it until it suspends, and prints the status: the test then resumes
-the run from its own process.
+``python -m tests.workflows.flows <store.json | sqlite:///file.db> <run_id>`` starts the
+approval workflow on a JSON-file store (or the SQLite store of ``streamwise.storage``), streams
+it until it suspends, and prints the status: the test then resumes the run from its own
+process.
 """
 
 from __future__ import annotations
@@ -84,8 +85,17 @@ def approval(store: WorkflowSnapshotStore | None = None) -> Workflow:
     )
 
 
-async def _suspend_in_this_process(path: Path, run_id: str) -> None:
-    wf = approval(JsonFileSnapshotStore(path))
+async def _suspend_in_this_process(where: str, run_id: str) -> None:
+    if where.startswith("sqlite:"):
+        from streamwise.storage import Store
+
+        async with Store(where) as store:
+            await _suspend(approval(store), run_id)
+    else:
+        await _suspend(approval(JsonFileSnapshotStore(Path(where))), run_id)
+
+
+async def _suspend(wf: Workflow, run_id: str) -> None:
     run = await wf.create_run(run_id=run_id)
     out = run.stream({"item": "invoice"})
     async for chunk in out:
@@ -94,7 +104,7 @@ async def _suspend_in_this_process(path: Path, run_id: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(_suspend_in_this_process(Path(sys.argv[1]), sys.argv[2]))
+    asyncio.run(_suspend_in_this_process(sys.argv[1], sys.argv[2]))
 
 
 TRACES = Path(__file__).parents[1] / "fixtures" / "reference-traces"

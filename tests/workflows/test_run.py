@@ -12,22 +12,23 @@ from pydantic import BaseModel
 
 from streamwise import Agent, create_step, create_workflow
 from streamwise.errors import ConfigurationError, RunError, WorkflowRunBusyError
+from streamwise.storage import Store
 from streamwise.testing import ScriptedModel
-from streamwise.workflows import InMemorySnapshotStore, JsonFileSnapshotStore, StepContext
+from streamwise.workflows import InMemorySnapshotStore, JsonFileSnapshotStore, StepContext, Workflow
 from tests.support import collect, types, until
 from tests.workflows.flows import Decision, Item, Value, approval, arithmetic, three_step
 
 ROOT = Path(__file__).parents[2]
 
 
-async def test_resume_from_a_fresh_process(tmp_path: Path) -> None:
-    store_path = tmp_path / "snapshots.json"
+async def suspend_in_another_process(where: str, run_id: str) -> str:
+    """Run the approval workflow until it suspends, in a new Python process; its stdout."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "tests.workflows.flows",
-        str(store_path),
-        "appr-9",
+        where,
+        run_id,
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
     )
@@ -36,6 +37,12 @@ async def test_resume_from_a_fresh_process(tmp_path: Path) -> None:
     stdout = raw.decode()
     assert stdout.split("\n")[-2] == "status suspended"
     assert "workflow-step-suspended" in stdout
+    return stdout
+
+
+async def test_resume_from_a_fresh_process(tmp_path: Path) -> None:
+    store_path = tmp_path / "snapshots.json"
+    await suspend_in_another_process(str(store_path), "appr-9")
 
     wf = approval(JsonFileSnapshotStore(store_path))  # a new workflow object, a new store object
     stored = await wf.store.load_snapshot("approval", "appr-9")
@@ -59,6 +66,51 @@ async def test_resume_from_a_fresh_process(tmp_path: Path) -> None:
     assert final["result"] == {"item": "INVOICE", "approved": True}
     runs = await wf.list_runs()
     assert [r["runId"] for r in runs] == ["appr-9"]
+
+
+async def test_resume_from_a_fresh_process_on_the_sqlite_store(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/streamwise.db"
+    await suspend_in_another_process(url, "appr-sql")
+    async with Store(url) as store:
+        wf = approval(store)
+        run = await wf.get_run("appr-sql")
+        assert run is not None
+        out = run.resume_stream(resume_data={"approved": True})
+        assert await out.result == {"item": "INVOICE", "approved": True}
+        (row,) = await wf.list_runs()
+        assert row["status"] == "success"
+
+
+async def test_two_resumes_through_a_shared_database_exactly_one_wins(tmp_path: Path) -> None:
+    entered = asyncio.Event()
+    release = asyncio.Event()
+
+    async def gate(ctx: StepContext) -> dict[str, str]:
+        if ctx.resume_data is None:
+            await ctx.suspend({"reason": "wait"})
+        entered.set()
+        await release.wait()  # the winner holds its claim while the other tries
+        return {"item": ctx.input_data.item}
+
+    def gated(store: Store) -> Workflow:
+        step = create_step("gate", Item, Item, gate)
+        return create_workflow("gated", Item, Item, store=store).then(step).commit()
+
+    async with Store(f"sqlite:///{tmp_path}/db.sqlite") as store:
+        # Two workflow objects, as two server processes would have.
+        here, there = gated(store), gated(store)
+        run = await here.create_run(run_id="g1")
+        assert (await run.start({"item": "x"})).status == "suspended"
+        first = run.resume_stream(resume_data={})
+        await entered.wait()
+        second = (await there.create_run(run_id="g1")).resume_stream(resume_data={})
+        assert types(await collect(second)) == ["workflow-start", "workflow-finish"]
+        with pytest.raises(WorkflowRunBusyError, match="running in another stream"):
+            await second.result
+        release.set()
+        assert await first.result == {"item": "x"}
+        (row,) = await here.list_runs()
+        assert row["status"] == "success"
 
 
 async def test_two_concurrent_resumes_second_gets_busy_and_every_stream_ends() -> None:
@@ -112,7 +164,7 @@ async def test_resume_of_a_run_that_is_not_suspended_is_a_clear_error() -> None:
     assert result.status == "failed"
     assert isinstance(result.error, RunError)
     assert "no run 'nope'" in str(result.error)
-    assert await wf.get_run("nope") is None
+    assert await wf.get_run("never-made") is None
 
 
 def _raise(result: Any) -> None:
@@ -418,3 +470,95 @@ async def test_usage_of_resume_decision_type() -> None:
     await run.start({"item": "y"})
     result = await run.resume(step="approve", resume_data=Decision(approved=False))
     assert result.result == {"item": "Y", "approved": False}
+
+
+async def test_get_run_of_a_running_run_observes_its_stream() -> None:
+    release = asyncio.Event()
+
+    async def wait(ctx: StepContext) -> dict[str, int]:
+        await ctx.writer.write("waiting")
+        await release.wait()
+        return {"value": 2}
+
+    wf = create_workflow("obs").then(create_step("w", Value, Value, wait)).commit()
+    run = await wf.create_run()
+    out = run.stream({"value": 1})
+    await until(lambda: len(out.chunks) >= 3)
+    observed = await wf.get_run(run.run_id)
+    assert observed is not None
+    assert observed.output is out
+    release.set()
+    replay = [c async for c in observed.output.read(2)]
+    assert types(replay) == ["workflow-step-output", "workflow-step-result", "workflow-finish"]
+
+
+async def test_foreach_items_suspend_then_resume_runs_only_those_items() -> None:
+    calls: list[tuple[int, Any]] = []
+
+    async def check(ctx: StepContext) -> dict[str, int]:
+        value = ctx.input_data.value
+        calls.append((value, ctx.resume_data))
+        if value % 2 and ctx.resume_data is None:
+            await ctx.suspend({"odd": value})
+        await ctx.writer.write({"item": value})
+        return {"value": value * 10}
+
+    wf = (
+        create_workflow("each-approve", Value)
+        .map(lambda ctx: [{"value": v} for v in range(4)])
+        .foreach(create_step("check", Value, Value, check, resume_schema=Decision), concurrency=2)
+        .commit()
+    )
+    run = await wf.create_run()
+    first = run.stream({"value": 0})
+    chunks = await collect(first)
+    assert await first.status == "suspended"
+    assert await first.suspended == ["check"]
+    suspended = [c for c in chunks if c["type"] == "workflow-step-suspended"]
+    assert [s["payload"]["suspendPayload"] for s in suspended] == [{"odd": 1}]
+    progress = [
+        c["payload"]["iterationStatus"] for c in chunks if c["type"] == "workflow-step-progress"
+    ]
+    assert sorted(progress) == ["success", "success", "suspended", "suspended"]
+
+    calls.clear()
+    second = run.resume_stream(step="check", resume_data={"approved": True})
+    chunks = await collect(second)
+    assert await second.result == [{"value": 0}, {"value": 10}, {"value": 20}, {"value": 30}]
+    assert sorted(v for v, _ in calls) == [1, 3]  # only the suspended items ran again
+    assert all(isinstance(d, Decision) for _, d in calls)
+    start = next(c for c in chunks if c["type"] == "workflow-step-start")["payload"]
+    assert start["resumePayload"] == {"approved": True}
+    progress_counts = [
+        c["payload"]["completedCount"] for c in chunks if c["type"] == "workflow-step-progress"
+    ]
+    assert progress_counts == [3, 4]
+    writes = [c["payload"]["output"] for c in chunks if c["type"] == "workflow-step-output"]
+    assert sorted(w["item"] for w in writes) == [1, 3]
+
+
+async def test_a_failing_store_still_ends_the_stream() -> None:
+    class Broken(InMemorySnapshotStore):
+        async def save_snapshot(
+            self, workflow_id: str, run_id: str, snapshot: dict[str, Any]
+        ) -> None:
+            raise OSError("disk full")
+
+    wf = three_step()
+    wf.store = Broken()
+    out = (await wf.create_run()).stream({"value": 1})
+    chunks = await collect(out)
+    assert chunks[-1]["type"] == "workflow-finish"
+    assert chunks[-1]["payload"]["workflowStatus"] == "failed"
+    assert chunks[-1]["payload"]["metadata"]["errorMessage"] == "disk full"
+    assert await out.status == "failed"
+
+
+async def test_cancel_before_the_run_started_still_ends_with_finish() -> None:
+    run = await three_step().create_run()
+    out = run.stream({"value": 1})
+    assert run.cancel()
+    chunks = await collect(out)
+    assert types(chunks) == ["workflow-canceled", "workflow-finish"]
+    assert chunks[-1]["payload"]["workflowStatus"] == "canceled"
+    assert await out.status == "canceled"

@@ -218,3 +218,37 @@ async def test_condition_errors_fail_the_run() -> None:
     chunks = await collect(out)
     assert chunks[-1]["payload"]["metadata"]["errorMessage"] == "bad condition"
     assert await out.status == "failed"
+
+
+async def test_workflow_inside_an_agent_tool_streams_and_adds_its_usage() -> None:
+    inner = scripted_agent("inner", "deep", 7, 5)
+    wf = create_workflow("in-tool", Prompt, Text).then(create_step(inner)).commit()
+
+    async def run_workflow(inp: Prompt, ctx: ToolContext) -> dict[str, Any]:
+        run = await wf.create_run()
+        out = run.stream({"prompt": inp.prompt})
+        await out.pipe_to(ctx.writer)
+        return {"text": (await out.result)["text"]}
+
+    tool = create_tool("run-wf", "Runs the workflow", Prompt, run_workflow)
+    outer = Agent(
+        "outer",
+        model=ScriptedModel(
+            [
+                {"tool_calls": [{"name": "run-wf", "args": {"prompt": "p"}}], "usage": usage(1, 1)},
+                {"text": "ok", "usage": usage(1, 1)},
+            ]
+        ),
+        tools=[tool],
+    )
+    out = outer.stream("go")
+    chunks = await collect(out)
+    wrapped = [c["payload"]["output"] for c in chunks if c["type"] == "tool-output"]
+    assert wrapped[0]["type"] == "workflow-start"
+    assert wrapped[-1]["type"] == "workflow-finish"
+    assert {w["from"] for w in wrapped} == {"WORKFLOW", "USER"}
+    deep = [w["payload"]["output"] for w in wrapped if w["type"] == "workflow-step-output"]
+    assert types(deep)[0] == "start"  # the agent inside the workflow, two levels down
+    total = await out.usage
+    assert total["inputTokens"] == 1 + 1 + 7
+    assert total["outputTokens"] == 1 + 1 + 5

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from pydantic import BaseModel
 
@@ -14,6 +15,7 @@ from streamwise.errors import ConfigurationError
 from streamwise.workflows import FlowContext, StepContext, Workflow
 from tests.support import collect, types
 from tests.workflows.flows import (
+    TRACES,
     Value,
     approval,
     arithmetic,
@@ -57,6 +59,18 @@ async def test_workflow_suspend_and_resume_match_mastra_captures() -> None:
     suspended_at = (await first.steps)["approve"]["startedAt"]
     assert chunks[1]["payload"]["startedAt"] == suspended_at
     assert await second.result == {"item": "INVOICE", "approved": True}
+
+
+async def test_workflow_replay_from_an_offset_matches_mastra_observe_capture() -> None:
+    out = (await three_step().create_run(run_id="run-fixed-1")).stream({"value": 3})
+    await out.wait()
+    assert masked([c async for c in out.read(2)]) == masked(mastra_records("observe.raw"))
+
+
+def test_step_graph_matches_mastra_capture() -> None:
+    listed = orjson.loads((TRACES / "workflows.json").read_bytes())
+    assert three_step().step_graph() == listed["threeStep"]["stepGraph"]
+    assert approval().step_graph() == listed["approval"]["stepGraph"]
 
 
 async def test_workflow_several_readers_replay_the_same_chunks() -> None:
@@ -424,3 +438,28 @@ async def test_step_graph_lists_every_construct() -> None:
     assert graph[1]["type"] == "parallel"
     assert graph[2] == {"type": "sleep", "id": "sleep-1"}
     assert set(wf.steps) == {"a", "b", "c"}
+
+
+async def test_app_storage_keeps_the_snapshots_of_its_workflows(tmp_path: Any) -> None:
+    from streamwise import Streamwise
+    from streamwise.storage import Store
+    from streamwise.workflows import InMemorySnapshotStore
+
+    url = f"sqlite:///{tmp_path}/app.db"
+    wf = approval()
+    async with Streamwise(workflows=[wf], storage=url) as app:
+        assert wf.store is app.storage
+        run = await wf.create_run()
+        out = run.stream({"item": "invoice"})
+        assert await out.status == "suspended"
+    async with Store(url) as store:
+        snapshot = await store.load_snapshot(wf.id, run.run_id)
+        assert snapshot is not None
+        assert snapshot["status"] == "suspended"
+    own_store = InMemorySnapshotStore()
+    own = approval(own_store)
+    Streamwise(workflows=[own], storage="sqlite://:memory:")
+    assert own.store is own_store  # a store given to the workflow stays its own
+    local = approval()
+    Streamwise(workflows=[local])  # no storage given: snapshots stay in this process
+    assert isinstance(local.store, InMemorySnapshotStore)

@@ -28,229 +28,18 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, Literal
 
 from ..stream import Chunk, RunOutput
+from ._ui_runs import (
+    AgentProgress,
+    UIPart,
+    WorkflowProgress,
+    error_text,
+    finish_reason,
+    is_nested_chunk,
+)
 
 __all__ = ("UIPart", "UIStreamConverter", "to_ai_sdk_stream")
 
-UIPart = dict[str, Any]
-"""One part of the AI SDK UI message stream (a ``uiMessageChunkSchema`` object)."""
-
 StreamKind = Literal["agent", "workflow"]
-
-_FINISH_REASONS = frozenset({"stop", "length", "content-filter", "tool-calls", "error", "other"})
-
-
-def _finish_reason(reason: Any) -> str:
-    if reason in _FINISH_REASONS:
-        return str(reason)
-    if reason == "abort":
-        return "other"
-    return "other"
-
-
-def _error_text(payload: Any) -> str:
-    if isinstance(payload, Mapping):
-        err = payload.get("error")
-        if isinstance(err, Mapping):
-            msg = err.get("message")
-            if isinstance(msg, str) and msg:
-                return msg
-        if isinstance(err, str) and err:
-            return err
-    return "the run failed"
-
-
-def _is_nested_chunk(value: Any) -> bool:
-    return (
-        isinstance(value, dict)
-        and isinstance(value.get("type"), str)
-        and isinstance(value.get("runId"), str)
-        and value.get("from") in ("AGENT", "WORKFLOW", "USER")
-    )
-
-
-class _AgentState:
-    """What a nested agent run has done so far (the data of its ``data-tool-agent`` part)."""
-
-    __slots__ = (
-        "agent_id",
-        "finish_reason",
-        "reasoning",
-        "run_id",
-        "since_update",
-        "status",
-        "text",
-        "tool_calls",
-        "tool_results",
-        "usage",
-    )
-
-    def __init__(self, run_id: str) -> None:
-        self.run_id = run_id
-        self.agent_id = ""
-        self.status = "running"
-        self.text: list[str] = []
-        self.reasoning: list[str] = []
-        self.tool_calls: list[Any] = []
-        self.tool_results: list[Any] = []
-        self.finish_reason: str | None = None
-        self.usage: Any = None
-        self.since_update = 0
-
-    def fold(self, chunk: Chunk, every: int) -> bool:
-        """Fold one child chunk in; True when an update should be sent now."""
-        t = chunk.get("type")
-        payload = chunk.get("payload")
-        p: Mapping[str, Any] = payload if isinstance(payload, Mapping) else {}
-        if t == "text-delta":
-            self.text.append(str(p.get("text", "")))
-        elif t == "reasoning-delta":
-            self.reasoning.append(str(p.get("text", "")))
-        elif t == "start":
-            self.agent_id = str(p.get("id", ""))
-            return True
-        elif t == "tool-call":
-            self.tool_calls.append(dict(p))
-            return True
-        elif t in ("tool-result", "tool-error"):
-            self.tool_results.append(dict(p))
-            return True
-        elif t == "finish":
-            self.status = "finished"
-            self.finish_reason = _finish_reason(
-                (p.get("stepResult") or {}).get("reason") if isinstance(p, Mapping) else None
-            )
-            output = p.get("output")
-            if isinstance(output, Mapping):
-                self.usage = output.get("usage")
-            return True
-        elif t == "error":
-            self.status = "failed"
-            return True
-        elif t == "abort":
-            self.status = "aborted"
-            return True
-        else:
-            return t in ("text-end", "reasoning-end", "step-finish")
-        self.since_update += 1
-        return self.since_update >= every
-
-    def part(self) -> UIPart:
-        self.since_update = 0
-        return {
-            "type": "data-tool-agent",
-            "id": self.run_id,
-            "data": {
-                "id": self.agent_id,
-                "runId": self.run_id,
-                "status": self.status,
-                "text": "".join(self.text),
-                "reasoning": "".join(self.reasoning),
-                "toolCalls": self.tool_calls,
-                "toolResults": self.tool_results,
-                "finishReason": self.finish_reason,
-                "usage": self.usage,
-            },
-        }
-
-
-class _WorkflowState:
-    """What a workflow run has done so far (the data of its ``data-workflow`` part).
-
-    As in Mastra's ``workflowRoute`` (``reference-traces/wfchat.raw``): running snapshots carry
-    each step's status and input but not its output; a ``data-workflow-step`` part carries a
-    step's output once, when it ends; the final snapshot carries every output.
-    """
-
-    __slots__ = ("name", "output", "outputs", "run_id", "status", "steps")
-
-    def __init__(self, run_id: str, name: str = "") -> None:
-        self.run_id = run_id
-        self.name = name
-        self.status = "running"
-        self.steps: dict[str, dict[str, Any]] = {}
-        self.outputs: dict[str, Any] = {}
-        self.output: Any = None
-
-    def data(self, *, with_outputs: bool) -> dict[str, Any]:
-        if with_outputs:
-            steps = {k: {**v, "output": self.outputs.get(k)} for k, v in self.steps.items()}
-        else:
-            steps = {k: dict(v) for k, v in self.steps.items()}
-        return {"name": self.name, "status": self.status, "steps": steps, "output": self.output}
-
-    def fold(self, chunk: Chunk, part_type: str) -> list[UIPart]:
-        """Fold one workflow event in; return the parts to send for it."""
-        t = chunk.get("type")
-        payload = chunk.get("payload")
-        p: Mapping[str, Any] = payload if isinstance(payload, Mapping) else {}
-        step_id = str(p.get("id", p.get("stepName", "")))
-        extra: list[UIPart] = []
-        final = False
-        if t == "workflow-start":
-            self.name = str(p.get("workflowId", self.name))
-            self.status = "running"
-        elif t == "workflow-step-start":
-            self.steps[step_id] = {
-                "name": step_id,
-                "status": "running",
-                "input": p.get("payload"),
-                "output": None,
-                "suspendPayload": None,
-                "resumePayload": p.get("resumePayload"),
-            }
-        elif t == "workflow-step-result":
-            step = self._step(step_id)
-            step["status"] = p.get("status", "success")
-            self.outputs[step_id] = p.get("output")
-            if p.get("status") == "failed" and "error" in p:
-                step["error"] = p.get("error")
-            if part_type == "data-workflow":
-                extra.append(
-                    {
-                        "type": "data-workflow-step",
-                        "id": f"{self.run_id}:{step_id}",
-                        "data": {
-                            "name": self.name,
-                            "status": self.status,
-                            "stepId": step_id,
-                            "step": {**step, "output": p.get("output")},
-                        },
-                    }
-                )
-        elif t == "workflow-step-suspended":
-            step = self._step(step_id)
-            step["status"] = "suspended"
-            step["suspendPayload"] = p.get("suspendPayload")
-        elif t == "workflow-step-waiting":
-            self._step(step_id)["status"] = "waiting"
-        elif t == "workflow-canceled":
-            self.status = "canceled"
-        elif t == "workflow-finish":
-            self.status = str(p.get("workflowStatus", "success"))
-            self.output = p.get("output")
-            final = True
-        else:
-            return []
-        snapshot: UIPart = {
-            "type": part_type,
-            "id": self.run_id,
-            "data": self.data(with_outputs=final),
-        }
-        return [snapshot, *extra]
-
-    def _step(self, step_id: str) -> dict[str, Any]:
-        step = self.steps.get(step_id)
-        if step is None:
-            step = {
-                "name": step_id,
-                "status": "running",
-                "input": None,
-                "output": None,
-                "suspendPayload": None,
-                "resumePayload": None,
-            }
-            self.steps[step_id] = step
-        return step
 
 
 class UIStreamConverter:
@@ -284,9 +73,9 @@ class UIStreamConverter:
         self._open_text: set[str] = set()
         self._open_reasoning: set[str] = set()
         self._tool_inputs: set[str] = set()
-        self._agents: dict[str, _AgentState] = {}
-        self._workflows: dict[str, _WorkflowState] = {}
-        self._workflow: _WorkflowState | None = None
+        self._agents: dict[str, AgentProgress] = {}
+        self._workflows: dict[str, WorkflowProgress] = {}
+        self._workflow: WorkflowProgress | None = None
 
     @property
     def ended(self) -> bool:
@@ -414,7 +203,7 @@ class UIStreamConverter:
                 {
                     "type": "tool-output-error",
                     "toolCallId": p.get("toolCallId", ""),
-                    "errorText": _error_text(p),
+                    "errorText": error_text(p),
                 }
             )
         elif t == "source":
@@ -431,11 +220,11 @@ class UIStreamConverter:
         elif t == "finish":
             reason = (p.get("stepResult") or {}).get("reason")
             parts.extend(self._close_blocks())
-            parts.append(_finish_part(_finish_reason(reason)))
+            parts.append(_finish_part(finish_reason(reason)))
             self._ended = True
         elif t == "error":
             parts.extend(self._close_blocks())
-            parts.append({"type": "error", "errorText": _error_text(p)})
+            parts.append({"type": "error", "errorText": error_text(p)})
             self._ended = True
         elif t == "abort":
             parts.extend(self._close_blocks())
@@ -493,7 +282,7 @@ class UIStreamConverter:
             t = output.get("type")
             if isinstance(t, str) and t.startswith("data-") and "data" in output:
                 return [*self._ensure_started(), self._data_part(output)]
-        if not _is_nested_chunk(output):
+        if not is_nested_chunk(output):
             # A plain value written by a tool or a step has no UI part of its own.
             return []
         parts = self._ensure_started()
@@ -508,12 +297,12 @@ class UIStreamConverter:
         if output["from"] == "WORKFLOW" and t.startswith("workflow-"):
             wf = self._workflows.get(run_id)
             if wf is None:
-                wf = self._workflows[run_id] = _WorkflowState(run_id)
+                wf = self._workflows[run_id] = WorkflowProgress(run_id)
             parts.extend(wf.fold(output, "data-tool-workflow"))
             return parts
         agent = self._agents.get(run_id)
         if agent is None:
-            agent = self._agents[run_id] = _AgentState(run_id)
+            agent = self._agents[run_id] = AgentProgress(run_id)
         if agent.fold(output, self._every):
             parts.append(agent.part())
         return parts
@@ -528,11 +317,11 @@ class UIStreamConverter:
             parts.extend(self._nested(p.get("output")))
             return parts
         if t == "error":
-            parts.append({"type": "error", "errorText": _error_text(p)})
+            parts.append({"type": "error", "errorText": error_text(p)})
             self._ended = True
             return parts
         if self._workflow is None:
-            self._workflow = _WorkflowState(str(chunk.get("runId", "")))
+            self._workflow = WorkflowProgress(str(chunk.get("runId", "")))
         parts.extend(self._workflow.fold(chunk, "data-workflow"))
         if t == "workflow-finish":
             parts.append({"type": "finish"})
@@ -593,10 +382,16 @@ async def to_ai_sdk_stream(
     converter = UIStreamConverter(
         from_=from_, message_id=message_id, nested_update_every=nested_update_every
     )
-    async for chunk in stream.read(offset):
-        for part in converter.convert(chunk):
-            yield part
-        if converter.ended:
-            return
+    chunks = stream.read(offset)
+    try:
+        async for chunk in chunks:
+            for part in converter.convert(chunk):
+                yield part
+            if converter.ended:
+                return
+    finally:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
     for part in converter.close():
         yield part

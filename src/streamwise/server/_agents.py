@@ -132,8 +132,8 @@ def agent_routes(state: ServerState) -> list[Route]:
         canceled = out.cancel()
         if canceled:
             await out.wait()
-        return json_response({"message": "run canceled" if canceled else "run had ended",
-                              "canceled": canceled, "status": await out.status})  # fmt: skip
+        message = "run canceled" if canceled else "run had ended"
+        return json_response({"message": message, "canceled": canceled, "status": await out.status})
 
     return [
         Route("/api/agents", list_agents, methods=["GET"]),

@@ -48,6 +48,10 @@ def create_asgi_app(app: Streamwise, settings: ServerSettings | None = None) -> 
     async def method_not_allowed(request: Request, exc: Exception) -> Response:
         return error_response(405, f"{request.method} is not allowed on {request.url.path}")
 
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        # The details go to the server log (uvicorn logs the exception); never to the client.
+        return error_response(500, "internal server error")
+
     middleware = []
     if settings.cors_origins:
         middleware.append(
@@ -69,7 +73,7 @@ def create_asgi_app(app: Streamwise, settings: ServerSettings | None = None) -> 
             *ui_routes(state),
         ],
         middleware=middleware,
-        exception_handlers={404: not_found, 405: method_not_allowed},
+        exception_handlers={404: not_found, 405: method_not_allowed, Exception: internal_error},
     )
     server.state.streamwise = state
     return server

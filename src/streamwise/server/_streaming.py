@@ -208,17 +208,18 @@ class ChunkStreamResponse(Response):
                         break
                     chunk = next_chunk
                 pos += 1
-                buf.append(encode(chunk))
+                try:
+                    buf.append(encode(chunk))
+                except TypeError:
+                    # A chunk with no JSON form (a tool wrote an object orjson cannot encode):
+                    # the client gets a generic error frame, the details go to the server log.
+                    _log.exception("could not encode chunk %d of run %s", pos - 1, run.run_id)
+                    return b"".join(buf) + framing.error(_ERROR_MESSAGE)
                 if len(buf) >= _BATCH:
                     await send(
                         {"type": "http.response.body", "body": b"".join(buf), "more_body": True}
                     )
                     buf = []
-        except TypeError:
-            # A chunk with no JSON form (a tool wrote an object orjson cannot encode): the
-            # client gets a generic error frame, the details go to the server log.
-            _log.exception("could not encode a chunk of run %s", run.run_id)
-            return b"".join(buf) + framing.error(_ERROR_MESSAGE)
         finally:
             await _close(it)
         return b"".join(buf) + framing.end()

@@ -24,9 +24,9 @@ from ._bodies import (
     read_body,
 )
 from ._responses import error_response
-from ._state import ServerState, maybe_await
+from ._state import ServerState
 from ._streaming import ChunkStreamResponse, UIFraming
-from ._workflows import create_workflow_run, resume_workflow_run
+from ._workflows import create_workflow_run, resume_workflow_run, start_workflow_stream
 
 __all__ = ("ui_routes",)
 
@@ -71,15 +71,20 @@ def ui_routes(state: ServerState) -> list[Route]:
             if run is None:
                 return error_response(404, f"run {body.run_id!r} of workflow {wid!r} not found")
             resume = WorkflowResumeBody(step=body.step, resumeData=body.resume_data)
-            out = await resume_workflow_run(state, workflow, run, resume)
+            try:
+                out = await resume_workflow_run(state, workflow, run, resume)
+            except BodyError as exc:
+                return error_response(exc.status, exc.message)
         else:
             run = None
             if body.run_id:
                 run = await state.find_workflow_run(workflow, body.run_id)
             if run is None:
                 run = await create_workflow_run(state, workflow, body.run_id)
-            out = await maybe_await(run.stream(body.input_data))
-            state.runs.add(wid, out)
+            try:
+                out = await start_workflow_stream(state, workflow, run, body.input_data)
+            except BodyError as exc:
+                return error_response(exc.status, exc.message)
         return ChunkStreamResponse(
             out,
             UIFraming(UIStreamConverter(from_="workflow")),

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pydantic
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..errors import RunError
 from ..stream import RunOutput
 from ._bodies import BodyError, WorkflowResumeBody, WorkflowStreamBody, read_body
 from ._json import dumps
@@ -22,7 +24,14 @@ from ._state import ServerState, maybe_await
 from ._streaming import ChunkStreamResponse, RecordFraming
 from ._summaries import workflow_summary
 
-__all__ = ("create_workflow_run", "resume_workflow_run", "run_json", "workflow_routes")
+__all__ = (
+    "create_workflow_run",
+    "describe_run",
+    "resume_workflow_run",
+    "run_json",
+    "start_workflow_stream",
+    "workflow_routes",
+)
 
 
 def _no_workflow(workflow_id: str) -> Response:
@@ -40,27 +49,72 @@ async def create_workflow_run(state: ServerState, workflow: Any, run_id: str | N
     return run
 
 
+async def start_workflow_stream(
+    state: ServerState, workflow: Any, run: Any, input_data: Any, context: Any = None
+) -> RunOutput:
+    """``run.stream(input_data)``, held by the server for ``observe`` and ``cancel``.
+
+    Raises:
+        BodyError: the engine rejected the input (400 with its message).
+    """
+    try:
+        out: RunOutput = await maybe_await(run.stream(input_data, runtime_context=context))
+    except (pydantic.ValidationError, ValueError) as exc:
+        raise BodyError(400, f"invalid request body: inputData ({exc})") from None
+    except RunError as exc:  # e.g. the run is streaming already
+        raise BodyError(409, str(exc)) from None
+    state.runs.add(workflow.id, out)
+    return out
+
+
 async def resume_workflow_run(
     state: ServerState, workflow: Any, run: Any, body: WorkflowResumeBody
 ) -> RunOutput:
-    """Resume ``run`` and hold its new output object."""
+    """Resume ``run`` and hold its new output object.
+
+    Raises:
+        BodyError: the engine rejected the resume (400 with its message).
+    """
     kwargs: dict[str, Any] = {"step": body.step, "resume_data": body.resume_data}
     if body.request_context is not None:
         kwargs["runtime_context"] = body.request_context
-    out: RunOutput = await maybe_await(run.resume_stream(**kwargs))
+    try:
+        out: RunOutput = await maybe_await(run.resume_stream(**kwargs))
+    except (pydantic.ValidationError, ValueError) as exc:
+        raise BodyError(400, f"invalid request body: resumeData ({exc})") from None
+    except RunError as exc:  # e.g. another stream is resuming it
+        raise BodyError(409, str(exc)) from None
     state.runs.add(workflow.id, out)
     return out
 
 
 def run_json(value: Any) -> Any:
-    """A workflow run (or list of runs) from the engine, as JSON-ready data."""
-    for name in ("model_dump", "to_dict", "to_json"):
+    """A run listing from the engine (``list_runs()``), as JSON-ready data."""
+    for name in ("model_dump", "to_dict"):
         method = getattr(value, name, None)
         if callable(method):
             return method()
     if isinstance(value, list | tuple):
         return [run_json(v) for v in value]
     return value
+
+
+async def describe_run(workflow: Any, run: Any) -> dict[str, Any]:
+    """``GET …/runs/:runId``: the run's id and, when the engine stores one, its snapshot."""
+    if isinstance(run, dict):
+        return run
+    run_id = _run_id_of(run)
+    result: dict[str, Any] = {"runId": run_id, "workflowName": workflow.id}
+    store = getattr(workflow, "store", None)
+    load = getattr(store, "load_snapshot", None)
+    snapshot = await maybe_await(load(workflow.id, run_id)) if callable(load) else None
+    if isinstance(snapshot, dict):
+        result["snapshot"] = snapshot
+        result["status"] = snapshot.get("status")
+    live = getattr(run, "output", None)
+    if isinstance(live, RunOutput) and not live.done:
+        result["status"] = "running"
+    return result
 
 
 def workflow_routes(state: ServerState) -> list[Route]:
@@ -99,10 +153,12 @@ def workflow_routes(state: ServerState) -> list[Route]:
         run = await state.find_workflow_run(workflow, run_id) if run_id else None
         if run is None:
             run = await create_workflow_run(state, workflow, run_id)
-        out: RunOutput = await maybe_await(
-            run.stream(body.input_data, runtime_context=body.request_context)
-        )
-        state.runs.add(wid, out)
+        try:
+            out = await start_workflow_stream(
+                state, workflow, run, body.input_data, body.request_context
+            )
+        except BodyError as exc:
+            return error_response(exc.status, exc.message)
         return ChunkStreamResponse(out, RecordFraming(), heartbeat_interval=heartbeat)
 
     async def resume_stream(request: Request) -> Response:
@@ -120,12 +176,16 @@ def workflow_routes(state: ServerState) -> list[Route]:
         run = await state.find_workflow_run(workflow, run_id)
         if run is None:
             return error_response(404, f"run {run_id!r} of workflow {wid!r} not found")
-        out = await resume_workflow_run(state, workflow, run, body)
+        try:
+            out = await resume_workflow_run(state, workflow, run, body)
+        except BodyError as exc:
+            return error_response(exc.status, exc.message)
         return ChunkStreamResponse(out, RecordFraming(), heartbeat_interval=heartbeat)
 
     async def observe(request: Request) -> Response:
         wid = request.path_params["workflow_id"]
-        if state.workflow(wid) is None:
+        workflow = state.workflow(wid)
+        if workflow is None:
             return _no_workflow(wid)
         run_id = request.query_params.get("runId")
         if not run_id:
@@ -134,6 +194,11 @@ def workflow_routes(state: ServerState) -> list[Route]:
         if not raw_offset.isdigit():
             return error_response(400, "invalid request: offset (a non-negative integer)")
         out = state.runs.get(wid, run_id)
+        if out is None:
+            # A run started elsewhere (say, by a tool): the engine knows its live stream.
+            run = await state.find_workflow_run(workflow, run_id)
+            live = getattr(run, "output", None)
+            out = live if isinstance(live, RunOutput) else None
         if out is None:
             return error_response(404, f"run {run_id!r} of workflow {wid!r} not found")
         return ChunkStreamResponse(
@@ -175,7 +240,7 @@ def workflow_routes(state: ServerState) -> list[Route]:
         run = await maybe_await(workflow.get_run(run_id))
         if run is None:
             return error_response(404, f"run {run_id!r} of workflow {wid!r} not found")
-        return json_response(run_json(run))
+        return json_response(await describe_run(workflow, run))
 
     base = "/api/workflows/{workflow_id}"
     return [

@@ -4,7 +4,9 @@ Every step is executed by :meth:`Execution.run_step`, which writes the step's ev
 keys and order of the reference traces (``workflow-step-start`` → ``workflow-step-output``* →
 ``workflow-step-result`` | ``workflow-step-suspended``) and saves the snapshot at the step's
 start and end. A step never raises into the engine: its failure, or its suspension, is an
-:class:`Outcome`, so parallel branches finish on their own and only cancellation unwinds.
+:class:`~._outcome.Outcome`, so parallel branches finish on their own and only cancellation
+unwinds. The other constructs (parallel, branch, loops, foreach, sleep, map, nested
+workflows) are in ``_constructs``.
 
 A resume loads the snapshot and walks the graph again: a step that already succeeded is
 *replayed* (its stored output, no events), the suspended step being resumed runs again with
@@ -14,57 +16,26 @@ A resume loads the snapshot and walks the graph again: a step that already succe
 from __future__ import annotations
 
 import asyncio
-import inspect
-import time
-import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 
 from ..errors import ConfigurationError, RunError, WorkflowRunBusyError
 from ..stream import StepOutputWriter, error_info
 from ..tools import AppRegistry
-from ._graph import (
-    BranchNode,
-    ForeachNode,
-    LoopNode,
-    MapNode,
-    Node,
-    ParallelNode,
-    SleepNode,
-    StepNode,
-)
+from ._constructs import nested
+from ._constructs import run as run_construct
+from ._graph import Node, StepNode
+from ._outcome import Outcome, OutcomeStatus, call_id, now_ms
 from ._output import WorkflowOutput
-from ._snapshots import WorkflowSnapshotStore
-from ._step import FlowContext, Step, StepContext, SuspendSignal, validation_message
+from ._snapshots import InMemorySnapshotStore, WorkflowSnapshotStore
+from ._step import FlowContext, Step, StepContext, SuspendSignal, json_value, validation_message
 
 if TYPE_CHECKING:
     from ._workflow import Workflow
 
-__all__ = ("Execution", "Outcome", "ResumeRequest")
-
-OutcomeStatus = Literal["success", "failed", "suspended"]
-
-
-class Outcome:
-    """How a step or a node ended: its output, its error, or its suspend payload."""
-
-    __slots__ = ("error", "output", "replayed", "status")
-
-    def __init__(
-        self,
-        status: OutcomeStatus,
-        output: Any = None,
-        error: BaseException | None = None,
-        *,
-        replayed: bool = False,
-    ) -> None:
-        self.status = status
-        self.output = output
-        self.error = error
-        self.replayed = replayed
+__all__ = ("Execution", "ResumeRequest")
 
 
 class ResumeRequest:
@@ -75,22 +46,6 @@ class ResumeRequest:
     def __init__(self, step: str | None, data: Any) -> None:
         self.step = step
         self.data = data
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-async def _maybe_await(value: Any) -> Any:
-    if inspect.isawaitable(value):
-        return await value
-    return value
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, pydantic.BaseModel):
-        return value.model_dump(mode="json")
-    return value
 
 
 class Execution:
@@ -119,6 +74,18 @@ class Execution:
         self.replay: dict[str, dict[str, Any]] = {}
         self.target: str | None = None
         self.resume_data: Any = None
+        # The model instance a JSON value was just validated into (by a step's output schema,
+        # or the workflow's input schema): the next step with the same schema class takes it
+        # instead of validating the same dict again. Used once, so parallel branches never
+        # share an instance.
+        self._model_of: Any = None
+        self._model: pydantic.BaseModel | None = None
+        # The default store saves synchronously: skip a coroutine per save (not for subclasses,
+        # which may override save_snapshot).
+        self._put = store.put if type(store) is InMemorySnapshotStore else None
+        # Other stores await (a database): saves from parallel branches go one at a time, so
+        # a snapshot taken earlier can never be written after a later one.
+        self._save_lock: asyncio.Lock | None = None
 
     # -- the producers -----------------------------------------------------------------------
 
@@ -126,11 +93,13 @@ class Execution:
         """Run the workflow from the start with ``input_data``."""
         wf = self.workflow
         self._workflow_start()
-        value = _json_value(input_data)
+        value = json_value(input_data)
         self._new_snapshot(value)
         if wf.input_schema is not None:
             try:
-                value = wf.input_schema.model_validate(value).model_dump(mode="json")
+                model = wf.input_schema.model_validate(value)
+                value = model.model_dump(mode="json")
+                self._remember(value, model)
             except pydantic.ValidationError as exc:
                 error = RunError(
                     f"the input of workflow {wf.id!r} fails its input_schema: "
@@ -189,8 +158,7 @@ class Execution:
         }
         self.target = target
         self.resume_data = request.data
-        await self.save()
-        await self._guarded(snapshot.get("input"))
+        await self._guarded(snapshot.get("input"), save_first=True)
 
     def _busy(self) -> WorkflowRunBusyError:
         return WorkflowRunBusyError(
@@ -199,8 +167,11 @@ class Execution:
             run_id=self.run_id,
         )
 
-    async def _guarded(self, value: Any) -> None:
+    async def _guarded(self, value: Any, *, save_first: bool = False) -> None:
+        """Run the graph; whatever happens, the stored snapshot says how the run stopped."""
         try:
+            if save_first:
+                await self.save()
             outcome = await self.run_sequence(self.workflow, value, "", ())
         except asyncio.CancelledError:
             # Keep the snapshot honest, then let the cancellation through (STYLE.md rule 9).
@@ -240,7 +211,11 @@ class Execution:
     async def _end(self, outcome: Outcome) -> None:
         wf = self.workflow
         out = self.out
-        if outcome.status == "success" and wf.output_schema is not None:
+        if (
+            outcome.status == "success"
+            and wf.output_schema is not None
+            and not self._validated(outcome.output, wf.output_schema)
+        ):
             try:
                 outcome.output = wf.output_schema.model_validate(outcome.output).model_dump(
                     mode="json"
@@ -272,9 +247,31 @@ class Execution:
         usage = out._total_usage or out._sum_usage()
         out._finish(out.finish_chunk(status, usage, error=error), status)
 
+    def _remember(self, value: Any, model: pydantic.BaseModel) -> None:
+        self._model_of = value
+        self._model = model
+
+    def _take_model(
+        self, value: Any, schema: type[pydantic.BaseModel]
+    ) -> pydantic.BaseModel | None:
+        model = self._model
+        if model is not None and value is self._model_of and type(model) is schema:
+            self._model = self._model_of = None
+            return model
+        return None
+
+    def _validated(self, value: Any, schema: type[pydantic.BaseModel]) -> bool:
+        return value is self._model_of and type(self._model) is schema
+
     async def save(self) -> None:
         """Store the snapshot (at every step start and end, PROTOCOL.md §9)."""
-        await self.store.save_snapshot(self.workflow.id, self.run_id, self.snapshot)
+        if self._put is not None:
+            self._put(self.workflow.id, self.run_id, self.snapshot)
+        else:
+            if self._save_lock is None:
+                self._save_lock = asyncio.Lock()
+            async with self._save_lock:
+                await self.store.save_snapshot(self.workflow.id, self.run_id, self.snapshot)
 
     # -- the graph ---------------------------------------------------------------------------
 
@@ -283,8 +280,12 @@ class Execution:
     ) -> Outcome:
         """Run a workflow's nodes in order, each on the previous one's output."""
         outcome = Outcome("success", value)
-        for index, node in enumerate(workflow.nodes):
-            outcome = await self.run_node(node, value, prefix, (*path, index))
+        for index, node in enumerate(workflow._nodes):
+            if type(node) is StepNode and type(node.step) is Step:
+                # The common case, two coroutine frames shorter.
+                outcome = await self.run_step(node.step, value, prefix, (*path, index))
+            else:
+                outcome = await self.run_node(node, value, prefix, (*path, index))
             if outcome.status != "success":
                 return outcome
             value = outcome.output
@@ -292,19 +293,7 @@ class Execution:
 
     async def run_node(self, node: Node, value: Any, prefix: str, path: tuple[int, ...]) -> Outcome:
         """Run one node of the graph."""
-        if isinstance(node, StepNode):
-            return await self.run_unit(node.step, value, prefix, path)
-        if isinstance(node, ParallelNode):
-            return await self._concurrently(node.steps, value, prefix, path)
-        if isinstance(node, BranchNode):
-            return await self._branch(node, value, prefix, path)
-        if isinstance(node, LoopNode):
-            return await self._loop(node, value, prefix, path)
-        if isinstance(node, ForeachNode):
-            return await self._foreach(node, value, prefix, path)
-        if isinstance(node, SleepNode):
-            return await self._sleep(node, value, prefix)
-        return await self._map(node, value, prefix)
+        return await run_construct(self, node, value, prefix, path)
 
     async def run_unit(
         self, unit: Step | Workflow, value: Any, prefix: str, path: tuple[int, ...]
@@ -312,9 +301,10 @@ class Execution:
         """Run a step, or a nested workflow as a step."""
         if isinstance(unit, Step):
             return await self.run_step(unit, value, prefix, path)
-        return await self._nested(unit, value, prefix, path)
+        return await nested(self, unit, value, prefix, path)
 
-    def _flow_context(self, value: Any, prefix: str, iteration: int = 0) -> FlowContext:
+    def flow_context(self, value: Any, prefix: str, iteration: int = 0) -> FlowContext:
+        """The context of a condition or a map function on ``value``."""
         return FlowContext(
             input_data=value,
             run_id=self.run_id,
@@ -331,7 +321,7 @@ class Execution:
                 return found
         return self.results.get(step_id)
 
-    def _replayed(self, sid: str, path: tuple[int, ...]) -> Outcome | dict[str, Any] | None:
+    def replayed(self, sid: str) -> Outcome | dict[str, Any] | None:
         """A stored outcome to reuse (success, or a suspended step not being resumed), the
         stored entry of the step being resumed, or None to run the step afresh."""
         if not self.replay:
@@ -355,55 +345,74 @@ class Execution:
     async def run_step(self, step: Step, value: Any, prefix: str, path: tuple[int, ...]) -> Outcome:
         """Run one step with its events and snapshot saves."""
         sid = prefix + step.id
-        resumed = self._replayed(sid, path) if self.replay else None
+        resumed = self.replayed(sid) if self.replay else None
         if isinstance(resumed, Outcome):
-            if resumed.status == "success":
-                self.results[sid] = resumed.output
             return resumed
-        emit = self.emit
-        run_id = self.run_id
-        base: dict[str, Any]
-        entry: dict[str, Any]
+        base, entry = self.open_step(sid, value, resumed)
+        await self.save()
+        outcome = await self.execute(
+            step,
+            sid,
+            base["payload"],
+            prefix,
+            self.resume_data if resumed is not None else None,
+            resumed is not None,
+        )
+        self.close_step(sid, base, entry, outcome, path)
+        await self.save()
+        return outcome
+
+    def open_step(
+        self, sid: str, value: Any, resumed: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Record a step as running and emit its ``workflow-step-start``.
+
+        Returns the event's payload (the base of the step's closing event) and the step's
+        snapshot entry. A resumed step keeps its stored input and first ``startedAt``, and
+        carries ``resumePayload`` and ``resumedAt`` (reference-traces/appr-resume.raw).
+        """
         if resumed is None:
-            started_at = _now_ms()
-            base = {
+            started_at = now_ms()
+            base: dict[str, Any] = {
                 "stepName": sid,
                 "id": sid,
-                "stepCallId": str(uuid.uuid4()),
+                "stepCallId": call_id(),
                 "payload": value,
                 "startedAt": started_at,
                 "status": "running",
             }
-            entry = {"status": "running", "payload": value, "startedAt": started_at}
-            resume_data: Any = None
+            entry: dict[str, Any] = {"status": "running", "payload": value, "startedAt": started_at}
         else:
             value = resumed.get("payload")
-            resume_data = self.resume_data
+            started_at = resumed["startedAt"]
             base = {
                 "stepName": sid,
                 "id": sid,
-                "stepCallId": str(uuid.uuid4()),
+                "stepCallId": call_id(),
                 "payload": value,
-                "startedAt": resumed["startedAt"],
+                "startedAt": started_at,
                 "status": "running",
-                "resumePayload": resume_data,
-                "resumedAt": _now_ms(),
+                "resumePayload": self.resume_data,
+                "resumedAt": now_ms(),
             }
             entry = {
                 "status": "running",
                 "payload": value,
-                "startedAt": resumed["startedAt"],
-                "resumePayload": resume_data,
+                "startedAt": started_at,
+                "resumePayload": self.resume_data,
             }
         self.steps[sid] = entry
-        emit({"type": "workflow-step-start", "runId": run_id, "from": "WORKFLOW", "payload": base})
-        await self.save()
-        outcome = await self.execute(step, sid, value, prefix, resume_data, resumed is not None)
-        self._step_end(sid, base, entry, outcome, path)
-        await self.save()
-        return outcome
+        self.emit(
+            {
+                "type": "workflow-step-start",
+                "runId": self.run_id,
+                "from": "WORKFLOW",
+                "payload": base,
+            }
+        )
+        return base, entry
 
-    def _step_end(
+    def close_step(
         self,
         sid: str,
         base: dict[str, Any],
@@ -413,7 +422,8 @@ class Execution:
         *,
         leaf: bool = True,
     ) -> None:
-        ended = _now_ms()
+        """Record how a step ended and emit ``workflow-step-result`` or ``-suspended``."""
+        ended = now_ms()
         status = outcome.status
         if status == "success":
             entry["status"] = "success"
@@ -462,7 +472,12 @@ class Execution:
         """Validate the input, call ``execute`` (with retries), validate the output."""
         run_id = self.run_id
         try:
-            data = value if step.input_schema is None else step.input_schema.model_validate(value)
+            schema = step.input_schema
+            data = (
+                value
+                if schema is None
+                else self._take_model(value, schema) or schema.model_validate(value)
+            )
         except pydantic.ValidationError as exc:
             return Outcome(
                 "failed",
@@ -474,7 +489,7 @@ class Execution:
             )
         if resuming and step.resume_schema is not None:
             try:
-                resume_data = step.resume_schema.model_validate(_json_value(resume_data))
+                resume_data = step.resume_schema.model_validate(json_value(resume_data))
             except pydantic.ValidationError as exc:
                 return Outcome(
                     "failed",
@@ -519,7 +534,9 @@ class Execution:
             raw = raw.model_dump(mode="json")
         if step.output_schema is not None:
             try:
-                raw = step.output_schema.model_validate(raw).model_dump(mode="json")
+                model = step.output_schema.model_validate(raw)
+                raw = model.model_dump(mode="json")
+                self._remember(raw, model)
             except pydantic.ValidationError as exc:
                 return Outcome(
                     "failed",
@@ -530,323 +547,6 @@ class Execution:
                     ),
                 )
         return Outcome("success", raw)
-
-    # -- constructs --------------------------------------------------------------------------
-
-    async def _concurrently(
-        self,
-        units: tuple[Step | Workflow, ...] | list[Step | Workflow],
-        value: Any,
-        prefix: str,
-        path: tuple[int, ...],
-    ) -> Outcome:
-        async with asyncio.TaskGroup() as tg:
-            tasks = [
-                tg.create_task(self.run_unit(unit, value, prefix, (*path, i)))
-                for i, unit in enumerate(units)
-            ]
-        outcomes = [t.result() for t in tasks]
-        for outcome in outcomes:
-            if outcome.status == "failed":
-                return outcome
-        for outcome in outcomes:
-            if outcome.status == "suspended":
-                return outcome
-        return Outcome(
-            "success",
-            {unit.id: o.output for unit, o in zip(units, outcomes, strict=True)},
-            replayed=all(o.replayed for o in outcomes),
-        )
-
-    async def _branch(
-        self, node: BranchNode, value: Any, prefix: str, path: tuple[int, ...]
-    ) -> Outcome:
-        chosen: list[Step | Workflow] = []
-        if self.replay:
-            # Resuming: the branches taken are those with a stored entry; no re-evaluation.
-            chosen = [unit for _, unit in node.branches if prefix + unit.id in self.replay]
-        if not chosen:
-            ctx = self._flow_context(value, prefix)
-            try:
-                for condition, unit in node.branches:
-                    if await _maybe_await(condition(ctx)):
-                        chosen.append(unit)
-            except Exception as exc:
-                return Outcome("failed", error=exc)
-        return await self._concurrently(chosen, value, prefix, path)
-
-    async def _loop(
-        self, node: LoopNode, value: Any, prefix: str, path: tuple[int, ...]
-    ) -> Outcome:
-        outcome = await self.run_unit(node.step, value, prefix, path)
-        if outcome.replayed:
-            return outcome
-        iteration = 1
-        while outcome.status == "success":
-            ctx = self._flow_context(outcome.output, prefix, iteration)
-            try:
-                verdict = bool(await _maybe_await(node.condition(ctx)))
-            except Exception as exc:
-                return Outcome("failed", error=exc)
-            if verdict == node.until:
-                return outcome
-            outcome = await self.run_unit(node.step, outcome.output, prefix, path)
-            iteration += 1
-        return outcome
-
-    async def _foreach(
-        self, node: ForeachNode, value: Any, prefix: str, path: tuple[int, ...]
-    ) -> Outcome:
-        step = node.step
-        sid = prefix + step.id
-        resumed = self._replayed(sid, path) if self.replay else None
-        if isinstance(resumed, Outcome):
-            return resumed
-        started_at = _now_ms()
-        base: dict[str, Any] = {
-            "stepName": sid,
-            "id": sid,
-            "stepCallId": str(uuid.uuid4()),
-            "payload": value,
-            "startedAt": started_at,
-            "status": "running",
-        }
-        entry: dict[str, Any] = {"status": "running", "payload": value, "startedAt": started_at}
-        self.steps[sid] = entry
-        emit = self.emit
-        emit(
-            {
-                "type": "workflow-step-start",
-                "runId": self.run_id,
-                "from": "WORKFLOW",
-                "payload": base,
-            }
-        )
-        await self.save()
-        if not isinstance(value, list):
-            outcome = Outcome(
-                "failed",
-                error=RunError(
-                    f"foreach step {sid!r} needs a list as input, got {type(value).__name__}",
-                    run_id=self.run_id,
-                ),
-            )
-        else:
-            outcome = await self._foreach_items(node, sid, value, prefix, path)
-        self._step_end(sid, base, entry, outcome, path)
-        await self.save()
-        return outcome
-
-    async def _foreach_items(
-        self, node: ForeachNode, sid: str, items: list[Any], prefix: str, path: tuple[int, ...]
-    ) -> Outcome:
-        step = node.step
-        results: list[Outcome | None] = [None] * len(items)
-        gate = asyncio.Semaphore(node.concurrency)
-        completed = 0
-        total = len(items)
-
-        async def one(index: int, item: Any) -> None:
-            nonlocal completed
-            async with gate:
-                if isinstance(step, Step):
-                    outcome = await self.execute(step, sid, item, prefix, None, False)
-                else:
-                    outcome = await self.run_sequence(step, item, sid + ".", (*path, index))
-            if outcome.status == "suspended":
-                outcome = Outcome(
-                    "failed",
-                    error=RunError(
-                        f"step {sid!r} suspended inside foreach, which is not supported; "
-                        "suspend in a step after the foreach instead",
-                        run_id=self.run_id,
-                    ),
-                )
-            results[index] = outcome
-            completed += 1
-            self.emit(
-                {
-                    "type": "workflow-step-progress",
-                    "runId": self.run_id,
-                    "from": "WORKFLOW",
-                    "payload": {
-                        "stepName": sid,
-                        "id": sid,
-                        "completedCount": completed,
-                        "totalCount": total,
-                        "currentIndex": index,
-                        "iterationStatus": outcome.status,
-                    },
-                }
-            )
-
-        async with asyncio.TaskGroup() as tg:
-            for index, item in enumerate(items):
-                tg.create_task(one(index, item))
-        outputs = []
-        for outcome in results:
-            assert outcome is not None
-            if outcome.status != "success":
-                return outcome
-            outputs.append(outcome.output)
-        return Outcome("success", outputs)
-
-    async def _sleep(self, node: SleepNode, value: Any, prefix: str) -> Outcome:
-        sid = prefix + node.id
-        resumed = self._replayed(sid, ()) if self.replay else None
-        if isinstance(resumed, Outcome):
-            return resumed
-        started_at = _now_ms()
-        emit = self.emit
-        entry: dict[str, Any] = {"status": "waiting", "payload": value, "startedAt": started_at}
-        self.steps[sid] = entry
-        emit(
-            {
-                "type": "workflow-step-waiting",
-                "runId": self.run_id,
-                "from": "WORKFLOW",
-                "payload": {
-                    "stepName": sid,
-                    "id": sid,
-                    "payload": value,
-                    "startedAt": started_at,
-                    "status": "waiting",
-                },
-            }
-        )
-        await self.save()
-        ctx = self._flow_context(value, prefix)
-        try:
-            if node.until is not None:
-                when = await _maybe_await(node.until(ctx)) if callable(node.until) else node.until
-                if when.tzinfo is None:
-                    when = when.replace(tzinfo=UTC)
-                seconds = (when - datetime.now(UTC)).total_seconds()
-            else:
-                raw = node.seconds
-                seconds = float(await _maybe_await(raw(ctx)) if callable(raw) else raw or 0.0)
-        except Exception as exc:
-            outcome = Outcome("failed", error=exc)
-        else:
-            if seconds > 0:
-                await asyncio.sleep(seconds)
-            outcome = Outcome("success", value)
-        base = {
-            "stepName": sid,
-            "id": sid,
-            "stepCallId": str(uuid.uuid4()),
-            "payload": value,
-            "startedAt": started_at,
-            "status": "running",
-        }
-        self._step_end(sid, base, entry, outcome, ())
-        await self.save()
-        return outcome
-
-    async def _map(self, node: MapNode, value: Any, prefix: str) -> Outcome:
-        sid = prefix + node.id
-        resumed = self._replayed(sid, ()) if self.replay else None
-        if isinstance(resumed, Outcome):
-            return resumed
-        started_at = _now_ms()
-        base: dict[str, Any] = {
-            "stepName": sid,
-            "id": sid,
-            "stepCallId": str(uuid.uuid4()),
-            "payload": value,
-            "startedAt": started_at,
-            "status": "running",
-        }
-        entry: dict[str, Any] = {"status": "running", "payload": value, "startedAt": started_at}
-        self.steps[sid] = entry
-        self.emit(
-            {
-                "type": "workflow-step-start",
-                "runId": self.run_id,
-                "from": "WORKFLOW",
-                "payload": base,
-            }
-        )
-        await self.save()
-        try:
-            result = _json_value(await _maybe_await(node.fn(self._flow_context(value, prefix))))
-            outcome = Outcome("success", result)
-        except Exception as exc:
-            outcome = Outcome("failed", error=exc)
-        self._step_end(sid, base, entry, outcome, ())
-        await self.save()
-        return outcome
-
-    async def _nested(
-        self, workflow: Workflow, value: Any, prefix: str, path: tuple[int, ...]
-    ) -> Outcome:
-        sid = prefix + workflow.id
-        resumed = self._replayed(sid, path) if self.replay else None
-        if isinstance(resumed, Outcome):
-            if resumed.status == "success":
-                self.results[sid] = resumed.output
-            return resumed
-        started_at = _now_ms() if resumed is None else resumed["startedAt"]
-        if resumed is not None:
-            value = resumed.get("payload")
-        base: dict[str, Any] = {
-            "stepName": sid,
-            "id": sid,
-            "stepCallId": str(uuid.uuid4()),
-            "payload": value,
-            "startedAt": started_at,
-            "status": "running",
-        }
-        entry: dict[str, Any] = {"status": "running", "payload": value, "startedAt": started_at}
-        if resumed is not None:
-            base["resumePayload"] = self.resume_data
-            base["resumedAt"] = _now_ms()
-            entry["resumePayload"] = self.resume_data
-        self.steps[sid] = entry
-        self.emit(
-            {
-                "type": "workflow-step-start",
-                "runId": self.run_id,
-                "from": "WORKFLOW",
-                "payload": base,
-            }
-        )
-        await self.save()
-        outcome = await self._nested_body(workflow, sid, value, path)
-        self._step_end(sid, base, entry, outcome, path, leaf=False)
-        await self.save()
-        return outcome
-
-    async def _nested_body(
-        self, workflow: Workflow, sid: str, value: Any, path: tuple[int, ...]
-    ) -> Outcome:
-        if workflow.input_schema is not None:
-            try:
-                value = workflow.input_schema.model_validate(value).model_dump(mode="json")
-            except pydantic.ValidationError as exc:
-                return Outcome(
-                    "failed",
-                    error=RunError(
-                        f"step {sid!r} (workflow {workflow.id!r}) got an input that fails its "
-                        f"input_schema: {validation_message(exc)}",
-                        run_id=self.run_id,
-                    ),
-                )
-        outcome = await self.run_sequence(workflow, value, sid + ".", path)
-        if outcome.status == "success" and workflow.output_schema is not None:
-            try:
-                output = workflow.output_schema.model_validate(outcome.output)
-            except pydantic.ValidationError as exc:
-                return Outcome(
-                    "failed",
-                    error=RunError(
-                        f"step {sid!r} (workflow {workflow.id!r}) returned an output that fails "
-                        f"its output_schema: {validation_message(exc)}",
-                        run_id=self.run_id,
-                    ),
-                )
-            return Outcome("success", output.model_dump(mode="json"))
-        return outcome
 
 
 def _resolve_target(step: str | None, suspended: Mapping[str, Any], workflow_id: str) -> str:

@@ -92,7 +92,8 @@ def _step_entry(step: Step | Workflow) -> dict[str, Any]:
 
     if isinstance(step, Workflow):
         return {"id": step.id, "canSuspend": True, "isWorkflow": True}
-    return {"id": step.id, "canSuspend": step.resume_schema is not None}
+    can_suspend = step.resume_schema is not None or step.suspend_schema is not None
+    return {"id": step.id, "canSuspend": can_suspend}
 
 
 def graph_entry(node: Node) -> dict[str, Any]:

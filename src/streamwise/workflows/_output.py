@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,9 +100,17 @@ class WorkflowOutput(RunOutput):
 
     def _abort_chunk(self) -> Chunk:
         # Cancelled: workflow-canceled, then workflow-finish as the last chunk (PROTOCOL.md §6).
-        self.emit(
-            {"type": "workflow-canceled", "runId": self.run_id, "from": "WORKFLOW", "payload": {}}
-        )
+        # emit appends before its on_chunk hook runs: if the hook raises, the chunk is logged
+        # all the same, and the workflow-finish below must still follow.
+        with contextlib.suppress(Exception):
+            self.emit(
+                {
+                    "type": "workflow-canceled",
+                    "runId": self.run_id,
+                    "from": "WORKFLOW",
+                    "payload": {},
+                }
+            )
         return self.finish_chunk("canceled", self._total_usage or self._sum_usage())
 
     # -- awaitables ------------------------------------------------------------------------

@@ -33,7 +33,7 @@ class WorkflowRun:
     def __repr__(self) -> str:
         return f"WorkflowRun(workflow={self.workflow.id!r}, run_id={self.run_id!r})"
 
-    def _claim(self) -> WorkflowOutput:
+    def _claim(self, on_chunk: Callable[[Chunk], Any] | None) -> WorkflowOutput:
         active = self.workflow._active
         existing = active.get(self.run_id)
         if existing is not None and not existing.done:
@@ -42,7 +42,7 @@ class WorkflowRun:
                 "wait for it to end (or observe it) before starting or resuming it again",
                 run_id=self.run_id,
             )
-        return WorkflowOutput(workflow_id=self.workflow.id, run_id=self.run_id)
+        return WorkflowOutput(workflow_id=self.workflow.id, run_id=self.run_id, on_chunk=on_chunk)
 
     def _launch(self, out: WorkflowOutput, producer: Any) -> WorkflowOutput:
         active = self.workflow._active
@@ -51,6 +51,9 @@ class WorkflowRun:
         assert out._task is not None
 
         def forget(_task: Any) -> None:
+            # Only running streams are kept here: holding ended ones (and their chunks) would
+            # promote them to the collector's oldest generation and slow every later run. An
+            # ended run's chunks are for the run's event log (the storage/server layer).
             if active.get(self.run_id) is out:
                 del active[self.run_id]
 
@@ -83,9 +86,7 @@ class WorkflowRun:
         Raises:
             WorkflowRunBusyError: this run is streaming already.
         """
-        out = self._claim()
-        if on_chunk is not None:
-            out.emit = out._emit_with_hook(on_chunk)
+        out = self._claim(on_chunk)
         return self._launch(out, self._execution(out, runtime_context).start(input_data))
 
     async def start(
@@ -118,9 +119,7 @@ class WorkflowRun:
         Raises:
             WorkflowRunBusyError: this run is streaming in this process already.
         """
-        out = self._claim()
-        if on_chunk is not None:
-            out.emit = out._emit_with_hook(on_chunk)
+        out = self._claim(on_chunk)
         request = ResumeRequest(_step_id(step), resume_data)
         return self._launch(out, self._execution(out, runtime_context).resume(request))
 

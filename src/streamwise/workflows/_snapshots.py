@@ -65,43 +65,80 @@ def _now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
+_ENDED = frozenset({"success", "failed", "canceled"})
+
+
 def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat()
 
 
-def _copy(value: dict[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = orjson.loads(orjson.dumps(value))
+def _copy(value: dict[str, Any] | bytes) -> dict[str, Any]:
+    result: dict[str, Any] = orjson.loads(
+        value if isinstance(value, bytes) else orjson.dumps(value)
+    )
     return result
+
+
+# One stored run: (the snapshot, its status, created, updated). While the run is running, the
+# snapshot is the engine's live dict (a save costs nothing); once the run stops (ended or
+# suspended) it is kept as JSON bytes. Bytes, floats, strings and a tuple of them are not
+# tracked by the garbage collector, so thousands of kept runs do not slow every later run
+# with full collections (a dict per step per run would).
+_Record = tuple["dict[str, Any] | bytes", str, float, float]
 
 
 class InMemorySnapshotStore:
     """The default store: snapshots in a dict, for one process.
 
-    ``save_snapshot`` keeps the dict it is given (the engine hands over its live snapshot, so
-    saving costs nothing on the hot path); ``load_snapshot`` and ``list_snapshots`` return
-    copies, so a reader never sees a later change.
+    A running run's snapshot is the engine's live dict; a stopped run's is kept as JSON.
+    ``load_snapshot`` and ``list_snapshots`` return copies, so a reader never sees a later
+    change.
+
+    Args:
+        max_runs: the most runs kept: past it, the oldest ended runs (success, failed,
+            canceled) are dropped; suspended and running ones are always kept.
     """
 
-    __slots__ = ("_records",)
+    __slots__ = ("_records", "max_runs")
 
-    def __init__(self) -> None:
-        self._records: dict[tuple[str, str], dict[str, Any]] = {}
+    def __init__(self, *, max_runs: int = 10_000) -> None:
+        self._records: dict[tuple[str, str], _Record] = {}
+        self.max_runs = max_runs
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def _evict(self) -> None:
+        # Down to 90% at once, so that the scan is paid once per max_runs / 10 new runs.
+        excess = len(self._records) - self.max_runs * 9 // 10
+        ended: list[tuple[str, str]] = []
+        for key, record in self._records.items():
+            if record[1] in _ENDED:
+                ended.append(key)
+                if len(ended) >= excess:
+                    break
+        for key in ended:
+            del self._records[key]
 
     async def save_snapshot(self, workflow_id: str, run_id: str, snapshot: dict[str, Any]) -> None:
         """Store (insert or replace) the snapshot of one run."""
+        self.put(workflow_id, run_id, snapshot)
+
+    def put(self, workflow_id: str, run_id: str, snapshot: dict[str, Any]) -> None:
+        """:meth:`save_snapshot` without the coroutine (what the engine calls on its hot path)."""
         key = (workflow_id, run_id)
-        record = self._records.get(key)
+        old = self._records.get(key)
         now = time.time()  # a float per save; turned into ISO text only when listed
-        if record is None:
-            self._records[key] = {"snapshot": snapshot, "createdAt": now, "updatedAt": now}
-        else:
-            record["snapshot"] = snapshot
-            record["updatedAt"] = now
+        status = snapshot.get("status", "")
+        data: dict[str, Any] | bytes = snapshot if status == "running" else orjson.dumps(snapshot)
+        self._records[key] = (data, status, now if old is None else old[2], now)
+        if old is None and len(self._records) > self.max_runs:
+            self._evict()
 
     async def load_snapshot(self, workflow_id: str, run_id: str) -> dict[str, Any] | None:
         """The stored snapshot of one run (a copy), or None."""
         record = self._records.get((workflow_id, run_id))
-        return None if record is None else _copy(record["snapshot"])
+        return None if record is None else _copy(record[0])
 
     async def list_snapshots(
         self, workflow_id: str, *, limit: int = 50, offset: int = 0
@@ -117,23 +154,25 @@ class InMemorySnapshotStore:
             {
                 "workflowId": workflow_id,
                 "runId": run_id,
-                "status": record["snapshot"].get("status"),
-                "snapshot": _copy(record["snapshot"]),
-                "createdAt": _iso(record["createdAt"]),
-                "updatedAt": _iso(record["updatedAt"]),
+                "status": status,
+                "snapshot": _copy(data),
+                "createdAt": _iso(created),
+                "updatedAt": _iso(updated),
             }
-            for run_id, record in rows[offset : offset + limit]
+            for run_id, (data, status, created, updated) in rows[offset : offset + limit]
         ]
 
     async def compare_and_set_status(
         self, workflow_id: str, run_id: str, expected: str, new: str
     ) -> bool:
         """Set the run's status to ``new`` if it is ``expected`` (atomic: no await inside)."""
-        record = self._records.get((workflow_id, run_id))
-        if record is None or record["snapshot"].get("status") != expected:
+        key = (workflow_id, run_id)
+        record = self._records.get(key)
+        if record is None or record[1] != expected:
             return False
-        record["snapshot"]["status"] = new
-        record["updatedAt"] = time.time()
+        snapshot = _copy(record[0])
+        snapshot["status"] = new
+        self.put(workflow_id, run_id, snapshot)
         return True
 
 

@@ -27,6 +27,8 @@ __all__ = (
     "StepExecute",
     "SuspendSignal",
     "create_step",
+    "json_value",
+    "maybe_await",
     "validation_message",
 )
 
@@ -60,6 +62,20 @@ class Step:
 
     def __repr__(self) -> str:
         return f"Step(id={self.id!r})"
+
+
+async def maybe_await(value: Any) -> Any:
+    """``await value`` if it is awaitable (sync or async conditions and functions)."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+def json_value(value: Any) -> Any:
+    """A pydantic model as JSON-ready data; anything else as it is."""
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump(mode="json")
+    return value
 
 
 def validation_message(exc: pydantic.ValidationError) -> str:
@@ -129,8 +145,7 @@ class StepContext:
         Raises:
             ValueError: the payload fails the step's ``suspend_schema``.
         """
-        if isinstance(payload, pydantic.BaseModel):
-            payload = payload.model_dump(mode="json")
+        payload = json_value(payload)
         if self.suspend_schema is not None:
             try:
                 payload = self.suspend_schema.model_validate(payload).model_dump(mode="json")

@@ -57,10 +57,14 @@ class Workflow:
         self.output_schema = output_schema
         self.description = description
         self.store: WorkflowSnapshotStore = store if store is not None else InMemorySnapshotStore()
+        #: True while ``store`` is the in-memory default, which an app replaces with its storage.
+        self.store_is_default = store is None
         self.app: AppRegistry | None = None
         self._nodes: list[Node] = []
         self._ids: dict[str, Step | Workflow | None] = {}  # None: a sleep or map node
         self._committed = False
+        # The running stream of each run (for observe and cancel, and to refuse a second
+        # stream of a running run); removed when the stream's task ends.
         self._active: dict[str, WorkflowOutput] = {}
 
     def __repr__(self) -> str:
@@ -224,7 +228,9 @@ class Workflow:
             raise ConfigurationError(
                 f"workflow {self.id!r} is not committed: call .commit() before create_run()"
             )
-        return WorkflowRun(self, run_id or str(uuid.uuid4()))
+        run = WorkflowRun(self, run_id or str(uuid.uuid4()))
+        run.output = self._active.get(run.run_id)  # a stream running here: observe it
+        return run
 
     async def get_run(self, run_id: str) -> WorkflowRun | None:
         """The run with this id if it is running here or has a stored snapshot, else None."""
