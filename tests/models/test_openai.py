@@ -847,3 +847,9 @@ async def test_openai_own_api_gets_max_completion_tokens() -> None:
     assert local._chat_max_tokens == "max_tokens"
     for m in (model, local):
         await m.close()
+
+
+def test_openai_module_exports_only_the_model() -> None:
+    from streamwise.models import openai as module
+
+    assert module.__all__ == ("OpenAICompatible",)
