@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from streamwise.errors import ProviderNotInstalledError, UnknownProviderError
-from streamwise.models import register_provider, resolve_model
+from streamwise.models import _registry, register_provider, resolve_model
 from streamwise.testing import ScriptedModel
 
 
@@ -20,6 +20,8 @@ def test_registered_provider_resolves() -> None:
 
 def test_missing_sdk_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "anthropic", None)  # makes `import anthropic` fail
+    # Another test may have loaded the provider already; resolve as in a fresh process.
+    monkeypatch.delitem(_registry._factories, "anthropic", raising=False)
     with pytest.raises(ProviderNotInstalledError, match=r"pip install 'streamwise\[anthropic\]'"):
         resolve_model("anthropic/claude-x")
 

@@ -22,6 +22,7 @@ _factories: dict[str, ModelFactory] = {}
 # provider name -> (module that registers it, the SDK it needs, the extra that installs it)
 _BUILTIN: dict[str, tuple[str, str, str]] = {
     "openai": ("streamwise.models.openai", "openai", "openai"),
+    "openai-responses": ("streamwise.models.openai", "openai", "openai"),
     "anthropic": ("streamwise.models.anthropic", "anthropic", "anthropic"),
 }
 
