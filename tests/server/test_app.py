@@ -279,3 +279,24 @@ def test_server_and_compat_exports_are_sorted_and_real() -> None:
         assert list(module.__all__) == sorted(module.__all__)
         for name in module.__all__:
             assert getattr(module, name) is not None
+
+
+async def test_agent_stream_with_memory_loads_and_stores_the_thread() -> None:
+
+    model = ScriptedModel(lambda messages: {"text": f"I see {len(messages)} messages"})
+    app = Streamwise(agents=[Agent("mem", model=model)], storage="sqlite://:memory:")
+    async with app, client(app) as c:
+        body = {"messages": "hello", "memory": {"thread": {"id": "t1"}, "resource": "u1"}}
+        first = frames((await c.post("/api/agents/mem/stream", json=body)).content)
+        body["messages"] = "again"
+        second = frames((await c.post("/api/agents/mem/stream", json=body)).content)
+        assert first[-1]["type"] == second[-1]["type"] == "finish"
+        texts = [c["payload"]["text"] for c in second if c["type"] == "text-delta"]
+        assert "".join(texts) == "I see 3 messages"  # the stored turn, then the new one
+        stored = await app.storage.list_messages("t1")
+        assert [m["role"] for m in stored] == ["user", "assistant", "user", "assistant"]
+        bad = await c.post(
+            "/api/agents/mem/stream", json={"messages": "x", "memory": {"thread": {}}}
+        )
+        assert bad.status_code == 400
+        assert "memory.thread" in bad.json()["error"]

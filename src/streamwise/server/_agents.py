@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..agent import Agent, AgentOutput
+from ..agent import Agent, AgentOutput, MemoryOptions
 from ..errors import ConfigurationError
 from ._bodies import AgentObserveBody, AgentStreamBody, BodyError, agent_input, read_body
 from ._responses import error_response, json_response
@@ -32,12 +32,22 @@ def start_agent_run(state: ServerState, agent: Agent, body: AgentStreamBody) -> 
     if body.run_id is not None and state.runs.is_running(body.run_id):
         raise BodyError(409, f"run {body.run_id!r} is still running")
     context: dict[str, Any] = {**(body.runtime_context or {}), **(body.request_context or {})}
+    memory: MemoryOptions | None = None
+    if body.memory is not None and body.memory.thread is not None:
+        thread = body.memory.thread
+        thread_id = thread.get("id") if isinstance(thread, dict) else thread
+        if not isinstance(thread_id, str):
+            raise BodyError(400, "invalid request body: memory.thread needs an id")
+        memory = {"thread": thread_id}
+        if body.memory.resource is not None:
+            memory["resource"] = body.memory.resource
     try:
         out = agent.stream(
             agent_input(body.messages),
             max_steps=body.max_steps,
             runtime_context=context,
             run_id=body.run_id,
+            memory=memory,
         )
     except ConfigurationError as exc:
         raise BodyError(400, f"invalid request body: {exc}") from None
