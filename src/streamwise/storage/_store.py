@@ -206,10 +206,16 @@ class Store:
 
                 @sa.event.listens_for(engine.sync_engine, "connect")
                 def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-                    cur = dbapi_conn.cursor()
-                    cur.execute("PRAGMA journal_mode=WAL")
-                    cur.execute("PRAGMA synchronous=NORMAL")
-                    cur.close()
+                    try:
+                        cur = dbapi_conn.cursor()
+                        cur.execute("PRAGMA journal_mode=WAL")
+                        cur.execute("PRAGMA synchronous=NORMAL")
+                        cur.close()
+                    except BaseException:
+                        # The pool does not close a connection whose connect hook failed (a file
+                        # that is not a database): close it, or its thread outlives the loop.
+                        dbapi_conn.close()
+                        raise
 
             return engine
         if importlib.util.find_spec("asyncpg") is None:
