@@ -198,8 +198,16 @@ class Store:
                 engine = create_async_engine(url.sqlalchemy_url, poolclass=StaticPool)
             else:
                 assert url.path is not None
-                with contextlib.suppress(OSError):  # a bad path fails at connect, clearly
-                    Path(url.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                parent = Path(url.path).expanduser().parent
+                try:
+                    parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    # Checked here: aiosqlite leaves its worker thread behind when the
+                    # connection itself fails.
+                    raise StorageUnavailableError(
+                        f"cannot open the database {url.display}: cannot create {parent}: "
+                        f"{exc.strerror or exc}"
+                    ) from exc
                 engine = create_async_engine(
                     url.sqlalchemy_url, connect_args={"timeout": 30}, pool_size=2
                 )
