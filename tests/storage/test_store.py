@@ -15,7 +15,8 @@ from streamwise.errors import (
     StorageUnavailableError,
     ThreadNotFoundError,
 )
-from streamwise.storage import EventRetention, Store
+from streamwise.storage import EventRetention, RunEvents, Store
+from streamwise.stream import Chunk
 
 
 async def test_store_thread_create_get_update_delete(store: Store) -> None:
@@ -175,20 +176,23 @@ async def test_store_compare_and_set_status_lets_one_of_two_win(db_url: str) -> 
 
 
 async def test_store_event_log_reads_from_offset(store: Store) -> None:
-    run = store.run_events("run-1")
+    chunks: list[Chunk] = []
+    run = RunEvents("run-1", lambda offset: chunks[offset:])
     store.events.attach(run)
-    chunks = [
-        {"type": "text-delta", "runId": "run-1", "payload": {"text": str(i)}} for i in range(1300)
-    ]
-    for chunk in chunks:
-        run.append(chunk)
+    assert store.events.attached == 1
+    for i in range(3000):
+        chunks.append({"type": "text-delta", "runId": "run-1", "payload": {"text": str(i)}})
+        if i == 1000:
+            await store.flush_events()  # a flush mid-run, as the flusher does
     await store.events.flush(run, detach=True)
+    assert store.events.attached == 0
     assert await store.read_events("run-1") == chunks
     assert await store.read_events("run-1", 700) == chunks[700:]
-    assert await store.read_events("run-1", 1300) == []
+    assert await store.read_events("run-1", 2500) == chunks[2500:]
+    assert await store.read_events("run-1", 3000) == []
     assert await store.read_events("missing") == []
     await store.log_events("run-1", [{"type": "finish"}])
-    assert (await store.read_events("run-1", 1299)) == [chunks[-1], {"type": "finish"}]
+    assert (await store.read_events("run-1", 2999)) == [chunks[-1], {"type": "finish"}]
 
 
 async def test_store_event_log_retention(db_url: str) -> None:

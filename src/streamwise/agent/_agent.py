@@ -159,7 +159,6 @@ class Agent:
         out = AgentOutput(agent_id=self.id, run_id=run_id, on_chunk=on_chunk)
         out.app = registry
         if cfg.memory is not None:
-            out._add_observer(cfg.memory.observe)
             out.add_end_hook(cfg.memory.end)
         out._launch(run_agent(out, cfg))
         return out

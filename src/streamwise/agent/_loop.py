@@ -88,7 +88,7 @@ async def run_agent(out: AgentOutput, cfg: LoopConfig) -> None:
     if system:
         conversation.append({"role": "system", "content": system})
     if cfg.memory is not None:
-        conversation.extend(await cfg.memory.load())
+        conversation.extend(await cfg.memory.load(out))
     conversation.extend(cfg.messages)
 
     model = cfg.model

@@ -8,7 +8,7 @@ from typing import Any
 from ..agent import DEFAULT_LAST_MESSAGES, MemoryOptions
 from ..errors import ConfigurationError
 from ..models import ModelMessage
-from ..stream import Chunk, RunOutput
+from ..stream import RunOutput
 from ._events import RunEvents
 from ._history import to_model_messages, user_parts
 from ._ids import check_id
@@ -62,8 +62,6 @@ class StoreMemorySession:
         "_events",
         "_input",
         "_last",
-        "_loaded",
-        "_recorder",
         "_store",
         "agent_id",
         "resource_id",
@@ -106,21 +104,15 @@ class StoreMemorySession:
                 for m in messages
                 if m["role"] in ("user", "system")
             ]
-        self._recorder = MessageRecorder(run_id=run_id)
-        self._events = RunEvents(run_id)
-        self._loaded = False
+        self._events: RunEvents | None = None
 
-    def observe(self, chunk: Chunk) -> None:
-        """Fold the chunk into the assistant message and queue it for the event log."""
-        self._recorder.feed(chunk)
-        self._events.append(chunk)
-
-    async def load(self) -> list[ModelMessage]:
-        """Open the store, record the run, store the input, return the thread's history."""
+    async def load(self, run: RunOutput) -> list[ModelMessage]:
+        """Open the store, record the run, store the input, return the thread's history; the
+        run's chunks are logged from now on (read from its chunk log, off the hot path)."""
         store = self._store
         await store.open()
+        self._events = RunEvents(self.run_id, run.chunks_from)
         store.events.attach(self._events)
-        self._loaded = True
         history = await store.begin_agent_run(
             self.run_id,
             agent_id=self.agent_id,
@@ -133,12 +125,14 @@ class StoreMemorySession:
 
     async def end(self, run: RunOutput) -> None:
         """Flush the event log, store the assistant message (partial unless it finished)."""
-        if not self._loaded:
+        events = self._events
+        if events is None:
             return  # the store never opened (the run failed on that): nothing to finish
         store = self._store
-        recorder = self._recorder
+        await store.events.flush(events, detach=True)
+        recorder = MessageRecorder(run_id=self.run_id)
+        recorder.feed_many(run.chunks)
         recorder.finish()
-        await store.events.flush(self._events, detach=True)
         message = None
         if self.thread_id is not None and recorder.has_content():
             message = _assistant_input(recorder)

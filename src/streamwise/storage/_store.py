@@ -83,7 +83,7 @@ class Store:
         url: ``sqlite:///path.db``, ``sqlite://:memory:``, ``postgresql://…``; default
             ``$STREAMWISE_DATABASE_URL`` or ``sqlite:///.streamwise/streamwise.db``.
         event_batch_size: chunks per written batch of a run's event log.
-        event_flush_interval: seconds a burst of chunks is gathered before it is written.
+        event_flush_interval: seconds between writes of running runs' new chunks.
         retention: how long event logs are kept (default: forever).
         stale_after: seconds without a heartbeat after which another store's running runs
             count as interrupted (a dead process on this host is detected at once).
@@ -97,7 +97,7 @@ class Store:
         self,
         url: str | None = None,
         *,
-        event_batch_size: int = 512,
+        event_batch_size: int = 2048,
         event_flush_interval: float = 0.05,
         retention: EventRetention | None = None,
         stale_after: float = 60.0,
@@ -351,8 +351,7 @@ class Store:
                 if run["kind"] != "agent" or run["thread_id"] is None:
                     continue
                 recorder = MessageRecorder(run_id=run["run_id"])
-                for chunk in await self._read_events(conn, run["run_id"], 0):
-                    recorder.feed(chunk)
+                recorder.feed_many(await self._read_events(conn, run["run_id"], 0))
                 recorder.finish()
                 if recorder.has_content() and recorder.message_id is not None:
                     await self._insert_messages(
@@ -716,28 +715,24 @@ class Store:
 
     @property
     def events(self) -> EventLog:
-        """The store's event flusher (attach a :class:`RunEvents` to log a run)."""
+        """The store's event flusher: ``store.events.attach(RunEvents(run_id, run.chunks_from))``
+        logs a run as it goes (``flush(events, detach=True)`` when it ends)."""
         if self._events is None:
             raise StorageError(f"{self!r} is not open: await store.open() first")
         return self._events
 
-    def run_events(self, run_id: str) -> RunEvents:
-        """A new event buffer for a run; attach it with ``store.events.attach(...)``."""
-        return RunEvents(check_id(run_id, "run id"))
-
     async def log_events(self, run_id: str, chunks: Sequence[Chunk]) -> None:
-        """Append chunks to a run's event log at once (tests, imports)."""
-        await self.open()
-        buf = RunEvents(check_id(run_id, "run id"))
+        """Append chunks to a run's event log now (imports, tools, tests)."""
+        check_id(run_id, "run id")
         async with self._tx() as conn:
             row = (
                 await conn.execute(
                     sa.select(sa.func.max(s.events.c.end_seq)).where(s.events.c.run_id == run_id)
                 )
             ).first()
-        buf.next_seq = int(row[0] or 0) if row is not None else 0
-        buf.pending = list(chunks)
-        await self.events.flush(buf)
+        start = int(row[0] or 0) if row is not None else 0
+        items = list(chunks)
+        await self.events.flush(RunEvents(run_id, lambda offset: items[offset - start :], start))
 
     async def _write_events(self, rows: list[Row]) -> None:
         async with self._tx() as conn:
