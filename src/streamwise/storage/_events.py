@@ -19,13 +19,60 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..stream import Chunk
-from ._records import dumps
+from ._records import dump_bytes
 
-__all__ = ("EventLog", "RunEvents")
+__all__ = ("EventLog", "RunEvents", "pack_chunks", "unpack_chunks")
 
 _log = logging.getLogger("streamwise.storage")
 
 Row = dict[str, Any]
+
+
+def pack_chunks(batch: list[Chunk]) -> list[Any]:
+    """A batch in its stored form: each stretch of plain ``text-delta`` chunks of one text part
+    becomes ``{"~td": [runId, from, id, [text, …]]}`` (a long answer shrinks about tenfold, and
+    so does the database's write); every other chunk is kept as it is."""
+    out: list[Any] = []
+    texts: list[str] = []
+    run_id: Any = None
+    source: Any = None
+    part_id: Any = None
+    for chunk in batch:
+        if chunk.get("type") == "text-delta" and len(chunk) == 4:
+            payload = chunk["payload"]
+            if len(payload) == 2:
+                pid = payload["id"]
+                if pid == part_id and chunk["runId"] == run_id and chunk["from"] == source:
+                    texts.append(payload["text"])
+                    continue
+                run_id, source, part_id = chunk["runId"], chunk["from"], pid
+                texts = [payload["text"]]
+                out.append({"~td": [run_id, source, pid, texts]})
+                continue
+        part_id = None
+        out.append(chunk)
+    return out
+
+
+def unpack_chunks(items: list[Any]) -> list[Chunk]:
+    """The chunks of a stored batch (the inverse of :func:`pack_chunks`)."""
+    out: list[Chunk] = []
+    for item in items:
+        td = item.get("~td")
+        if td is None:
+            out.append(item)
+            continue
+        run_id, source, part_id, texts = td
+        out.extend(
+            {
+                "type": "text-delta",
+                "runId": run_id,
+                "from": source,
+                "payload": {"id": part_id, "text": t},
+            }
+            for t in texts
+        )
+    return out
 
 
 class RunEvents:
@@ -118,33 +165,36 @@ class EventLog:
                 # The chunks stay unwritten (put_back): the next flush tries again.
                 _log.exception("writing run events failed; retrying")
 
+    def _rows(self, run: RunEvents, now: int) -> tuple[int, list[Row]]:
+        start, batch = run.take()
+        step = self.batch_size
+        rows = [
+            {
+                "run_id": run.run_id,
+                "start_seq": start + i,
+                "end_seq": start + i + len(batch[i : i + step]),
+                "chunks": dump_bytes(pack_chunks(batch[i : i + step])),
+                "created_at": now,
+            }
+            for i in range(0, len(batch), step)
+        ]
+        return start, rows
+
     async def flush(self, events: RunEvents | None = None, *, detach: bool = False) -> None:
         """Write what is new now: for one run, or every attached run.
 
-        With ``detach``, the run is forgotten afterwards (its end hook does this).
+        With ``detach``, the run is forgotten afterwards.
         """
         async with self._lock:
             runs = [events] if events is not None else list(self._runs.values())
+            now = time.time_ns() // 1_000_000
             taken: list[tuple[RunEvents, int]] = []
             rows: list[Row] = []
-            now = time.time_ns() // 1_000_000
-            step = self.batch_size
             for run in runs:
-                start, batch = run.take()
-                if not batch:
-                    continue
-                taken.append((run, start))
-                for i in range(0, len(batch), step):
-                    part = batch[i : i + step]
-                    rows.append(
-                        {
-                            "run_id": run.run_id,
-                            "start_seq": start + i,
-                            "end_seq": start + i + len(part),
-                            "chunks": dumps(part),
-                            "created_at": now,
-                        }
-                    )
+                start, run_rows = self._rows(run, now)
+                if run_rows:
+                    taken.append((run, start))
+                    rows.extend(run_rows)
             if rows:
                 try:
                     await self._write(rows)
@@ -153,4 +203,21 @@ class EventLog:
                         run.put_back(start)
                     raise
             if detach and events is not None:
+                self._runs.pop(events.run_id, None)
+
+    async def finish(
+        self, events: RunEvents, write: Callable[[list[Row]], Awaitable[None]]
+    ) -> None:
+        """Detach a run that ended, handing its last rows to ``write`` — which stores them in the
+        same transaction as the run's end — under the flush lock, so no earlier batch of the
+        run is still being written when it returns."""
+        async with self._lock:
+            try:
+                start, rows = self._rows(events, time.time_ns() // 1_000_000)
+                try:
+                    await write(rows)
+                except BaseException:
+                    events.put_back(start)
+                    raise
+            finally:
                 self._runs.pop(events.run_id, None)

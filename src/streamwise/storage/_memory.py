@@ -9,7 +9,7 @@ from ..agent import DEFAULT_LAST_MESSAGES, MemoryOptions
 from ..errors import ConfigurationError
 from ..models import ModelMessage
 from ..stream import RunOutput
-from ._events import RunEvents
+from ._events import Row, RunEvents
 from ._history import to_model_messages, user_parts
 from ._ids import check_id
 from ._recorder import MessageRecorder
@@ -129,17 +129,21 @@ class StoreMemorySession:
         if events is None:
             return  # the store never opened (the run failed on that): nothing to finish
         store = self._store
-        await store.events.flush(events, detach=True)
         recorder = MessageRecorder(run_id=self.run_id)
         recorder.feed_many(run.chunks)
         recorder.finish()
         message = None
         if self.thread_id is not None and recorder.has_content():
             message = _assistant_input(recorder)
-        await store.end_agent_run(
-            self.run_id,
-            status=recorder.status,
-            thread_id=self.thread_id,
-            resource_id=self.resource_id,
-            message=message,
-        )
+
+        async def write(rows: list[Row]) -> None:
+            await store.end_agent_run(
+                self.run_id,
+                status=recorder.status,
+                thread_id=self.thread_id,
+                resource_id=self.resource_id,
+                message=message,
+                event_rows=rows,
+            )
+
+        await store.events.finish(events, write)

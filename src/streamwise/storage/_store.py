@@ -36,7 +36,7 @@ from ..errors import (
 )
 from ..stream import Chunk
 from . import _schema as s
-from ._events import EventLog, Row, RunEvents
+from ._events import EventLog, Row, RunEvents, unpack_chunks
 from ._ids import check_id
 from ._recorder import MessageRecorder
 from ._records import (
@@ -701,10 +701,14 @@ class Store:
         thread_id: str | None,
         resource_id: str | None,
         message: MessageInput | None,
+        event_rows: Sequence[Row] = (),
     ) -> None:
-        """Store the assistant's message (if any) and record the run's end, atomically."""
+        """Store the run's last event-log rows and the assistant's message (if any) and record
+        the run's end, in one transaction."""
         now = _now()
         async with self._tx() as conn:
+            if event_rows:
+                await conn.execute(sa.insert(s.events), list(event_rows))
             if thread_id is not None and message is not None:
                 await self._insert_messages(
                     conn, thread_id, resource_id, [message], now, ignore_existing=True
@@ -754,8 +758,8 @@ class Store:
             .order_by(s.events.c.start_seq)
         )
         out: list[Chunk] = []
-        for start, text in (await conn.execute(query)).all():
-            batch = loads(text)
+        for start, data in (await conn.execute(query)).all():
+            batch = unpack_chunks(loads(data))
             out.extend(batch[offset - start :] if start < offset else batch)
         return out
 
