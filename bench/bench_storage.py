@@ -12,12 +12,15 @@ chunk (which is after the end hooks: the event log flushed, the answer stored).
   ``memory={"thread": …}``: the history is loaded, the input stored, every chunk folded into the
   answer and logged to the run's event log, the answer stored.
 
-Medians of ``REPEAT`` runs, after a warm-up run (which opens the database).
+Medians of ``REPEAT`` runs of each, interleaved, after a warm-up run (which opens the database);
+``1-delta run`` isolates the fixed per-run cost (the database round trips at the start and end).
+The PostgreSQL database is emptied first: point it at a throwaway database only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import statistics
 import sys
@@ -28,7 +31,7 @@ from pathlib import Path
 from streamwise import Agent, Streamwise
 from streamwise.testing import ScriptedModel
 
-REPEAT = 9
+REPEAT = 15
 
 
 def text_agent(n: int) -> Agent:
@@ -36,33 +39,48 @@ def text_agent(n: int) -> Agent:
 
 
 async def run_once(agent: Agent, thread: str | None) -> float:
+    gc.collect()  # each sample starts from the same heap: no collection of a previous run's garbage
     t0 = time.perf_counter()
     out = agent.stream("go", memory={"thread": thread} if thread else None)
     async for _ in out:
         pass
-    return time.perf_counter() - t0
-
-
-async def measure(agent: Agent, *, memory: bool, repeat: int) -> float:
-    await run_once(agent, "warm-up" if memory else None)
-    samples = []
-    for i in range(repeat):
-        samples.append(await run_once(agent, f"bench-{i}" if memory else None))
-    return statistics.median(samples)
+    elapsed = time.perf_counter() - t0
+    assert await out.status == "success", await out.error
+    return elapsed
 
 
 async def w1(n: int, url: str, repeat: int) -> dict[str, float]:
-    plain = await measure(text_agent(n), memory=False, repeat=repeat)
+    plain_agent = text_agent(n)
     agent = text_agent(n)
+    plain: list[float] = []
+    stored: list[float] = []
     async with Streamwise(agents=[agent], storage=url):
-        stored = await measure(agent, memory=True, repeat=repeat)
+        await run_once(agent, "warm-up")
+        await run_once(plain_agent, None)
+        # Interleaved, so that a noisy neighbour slows both alike.
+        for i in range(repeat):
+            plain.append(await run_once(plain_agent, None))
+            stored.append(await run_once(agent, f"bench-{i}"))
+    p, m = statistics.median(plain), statistics.median(stored)
     return {
-        "plain_ms": plain * 1e3,
-        "memory_ms": stored * 1e3,
-        "added_ms": (stored - plain) * 1e3,
-        "overhead_pct": (stored - plain) / plain * 100,
-        "added_us_per_chunk": (stored - plain) / (n + 6) * 1e6,
+        "plain_ms": p * 1e3,
+        "memory_ms": m * 1e3,
+        "added_ms": (m - p) * 1e3,
+        "overhead_pct": (m - p) / p * 100,
     }
+
+
+async def fixed_cost(url: str, repeat: int) -> dict[str, float]:
+    """What memory adds to a one-delta run: the per-run database round trips alone."""
+    plain_agent, agent = text_agent(1), text_agent(1)
+    plain: list[float] = []
+    stored: list[float] = []
+    async with Streamwise(agents=[agent], storage=url):
+        await run_once(agent, "warm-up")
+        for i in range(repeat):
+            plain.append(await run_once(plain_agent, None))
+            stored.append(await run_once(agent, f"small-{i}"))
+    return {"added_ms_per_run": (statistics.median(stored) - statistics.median(plain)) * 1e3}
 
 
 async def main(quick: bool) -> None:
@@ -74,9 +92,25 @@ async def main(quick: bool) -> None:
         if pg:
             targets["postgresql"] = pg
         for name, url in targets.items():
-            row = await w1(n, url, repeat)
-            cells = ", ".join(f"{k}={v:.2f}" for k, v in row.items())
-            print(f"W1 {n} deltas, {name:10} {cells}")
+            if name == "postgresql":
+                await reset_postgres(url)
+            for label, row in (
+                (f"W1 {n} deltas", await w1(n, url, repeat)),
+                ("1-delta run", await fixed_cost(url, repeat * 3)),
+            ):
+                cells = ", ".join(f"{k}={v:.2f}" for k, v in row.items())
+                print(f"{label:16} {name:10} {cells}")
+
+
+async def reset_postgres(url: str) -> None:
+    """Start from an empty database (the test database of scripts/setup_postgres.sh)."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    finally:
+        await conn.close()
 
 
 if __name__ == "__main__":
