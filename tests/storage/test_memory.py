@@ -335,3 +335,47 @@ async def test_memory_snapshot_resumes_in_a_new_process(db_url: str) -> None:
             "trip", "run-1", {**snap, "status": "success", "result": "booked"}
         )
     assert (await _child(db_url, "load")).split() == [b"success", b"booked"]
+
+
+async def test_memory_events_written_while_the_run_goes_on(db_url: str) -> None:
+    store = Store(db_url, event_flush_interval=0.01)
+    written = asyncio.Event()
+    write = store._write_events
+
+    async def spy(rows: list[dict[str, Any]]) -> None:
+        await write(rows)
+        written.set()
+
+    store._write_events = spy  # type: ignore[method-assign]
+    agent = Agent(
+        "a", model=ScriptedModel([{"text": [f"{i} " for i in range(400)], "delay": 0.005}])
+    )
+    async with Streamwise(agents=[agent], storage=store):
+        out = agent.stream("q", memory={"thread": "t"})
+        await asyncio.wait_for(written.wait(), 20)
+        assert not out.done
+        logged = await store.read_events(out.run_id)
+        assert logged
+        assert logged == out.chunks[: len(logged)]
+        out.cancel()
+        await out.wait()
+        assert await store.read_events(out.run_id) == out.chunks
+    await store.close()
+
+
+async def test_memory_reader_going_away_does_not_lose_the_run(db_url: str) -> None:
+    agent = Agent(
+        "a", model=ScriptedModel([{"text": [f"{i} " for i in range(50)], "delay": 0.001}])
+    )
+    async with Streamwise(agents=[agent], storage=db_url) as app:
+        out = agent.stream("q", memory={"thread": "t"})
+        reader = aiter(out)
+        async for chunk in reader:
+            if chunk["type"] == "text-delta":
+                break
+        await reader.aclose()  # type: ignore[attr-defined]
+        await out.wait()
+        assert await out.status == "success"
+        stored = await app.storage.list_messages("t")
+    assert texts(stored)[1] == ("assistant", "".join(f"{i} " for i in range(50)))
+    assert stored[1]["metadata"]["status"] == "success"
