@@ -540,6 +540,42 @@ class Store:
         )
         return stored
 
+    async def _write_messages(
+        self,
+        conn: AsyncConnection,
+        thread_id: str,
+        resource_id: str | None,
+        messages: Sequence[MessageInput],
+        now: int,
+        *,
+        ignore_existing: bool = False,
+    ) -> None:
+        """The lean form of :meth:`_insert_messages` for a run's hot ends: one statement for
+        all (executed in order, so ``seq`` follows it), nothing read back, the thread not
+        touched (the caller did)."""
+        rows = []
+        for m in messages:
+            content = m["content"]
+            parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
+            rows.append(
+                {
+                    "id": check_id(m.get("id") or str(uuid.uuid4()), "message id"),
+                    "thread_id": thread_id,
+                    "resource_id": resource_id,
+                    "role": m["role"],
+                    "content": dumps(parts),
+                    "metadata": dumps(m.get("metadata") or {}),
+                    "run_id": m.get("runId"),
+                    "created_at": now,
+                }
+            )
+        if not rows:
+            return
+        stmt = self._insert(s.messages)
+        if ignore_existing:
+            stmt = stmt.on_conflict_do_nothing()
+        await conn.execute(stmt, rows)
+
     async def list_messages(
         self, thread_id: str, *, limit: int | None = None, offset: int = 0
     ) -> list[Message]:
@@ -677,31 +713,25 @@ class Store:
             await self._start_run(conn, run_id, "agent", agent_id, thread_id, resource_id, now)
             if thread_id is None:
                 return []
-            row = (
-                await conn.execute(
-                    sa.select(s.threads.c.resource_id).where(s.threads.c.id == thread_id)
-                )
-            ).first()
-            if row is None:
-                await conn.execute(
-                    self._insert(s.threads)
-                    .values(
-                        id=thread_id,
-                        resource_id=resource_id,
-                        title=None,
-                        metadata="{}",
-                        created_at=now,
-                        updated_at=now,
-                    )
-                    .on_conflict_do_nothing()
-                )
-            elif resource_id is not None and row[0] is not None and row[0] != resource_id:
+            # Create the thread if new, touch it if not, and learn its owner: one statement.
+            stmt = self._insert(s.threads).values(
+                id=thread_id,
+                resource_id=resource_id,
+                title=None,
+                metadata="{}",
+                created_at=now,
+                updated_at=now,
+            )
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[s.threads.c.id], set_={"updated_at": now}
+            ).returning(s.threads.c.resource_id)
+            owner = (await conn.execute(stmt)).scalar()
+            if resource_id is not None and owner is not None and owner != resource_id:
                 raise StorageError(
                     f"thread {thread_id!r} belongs to another resource than {resource_id!r}"
                 )
             history = await self._recent(conn, thread_id, last_messages)
-            if messages:
-                await self._insert_messages(conn, thread_id, resource_id, messages, now)
+            await self._write_messages(conn, thread_id, resource_id, messages, now)
         return history
 
     async def end_agent_run(
@@ -721,7 +751,7 @@ class Store:
             if event_rows:
                 await conn.execute(sa.insert(s.events), list(event_rows))
             if thread_id is not None and message is not None:
-                await self._insert_messages(
+                await self._write_messages(
                     conn, thread_id, resource_id, [message], now, ignore_existing=True
                 )
             await self._end_run(conn, run_id, status, now)
