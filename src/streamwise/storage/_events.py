@@ -27,30 +27,39 @@ _log = logging.getLogger("streamwise.storage")
 
 Row = dict[str, Any]
 
+_NONE = object()
+
 
 def pack_chunks(batch: list[Chunk]) -> list[Any]:
     """A batch in its stored form: each stretch of plain ``text-delta`` chunks of one text part
     becomes ``{"~td": [runId, from, id, [text, …]]}`` (a long answer shrinks about tenfold, and
-    so does the database's write); every other chunk is kept as it is."""
+    so does the database's write); every other chunk is kept as it is.
+
+    A stretch continues while ``runId``, ``from`` and the part id are the *same objects* as in
+    the chunk before (as the producer writes them); equal but distinct ones start a new stretch,
+    which is as correct, only less compact.
+    """
     out: list[Any] = []
-    texts: list[str] = []
-    run_id: Any = None
-    source: Any = None
-    part_id: Any = None
+    append = out.append
+    add_text: Any = None
+    run_id: Any = _NONE
+    source: Any = _NONE
+    part_id: Any = _NONE
     for chunk in batch:
         if chunk.get("type") == "text-delta" and len(chunk) == 4:
             payload = chunk["payload"]
             if len(payload) == 2:
                 pid = payload["id"]
-                if pid == part_id and chunk["runId"] == run_id and chunk["from"] == source:
-                    texts.append(payload["text"])
+                if pid is part_id and chunk["runId"] is run_id and chunk["from"] is source:
+                    add_text(payload["text"])
                     continue
                 run_id, source, part_id = chunk["runId"], chunk["from"], pid
                 texts = [payload["text"]]
-                out.append({"~td": [run_id, source, pid, texts]})
+                add_text = texts.append
+                append({"~td": [run_id, source, pid, texts]})
                 continue
-        part_id = None
-        out.append(chunk)
+        part_id = _NONE
+        append(chunk)
     return out
 
 
@@ -165,20 +174,26 @@ class EventLog:
                 # The chunks stay unwritten (put_back): the next flush tries again.
                 _log.exception("writing run events failed; retrying")
 
-    def _rows(self, run: RunEvents, now: int) -> tuple[int, list[Row]]:
+    def _rows(self, run: RunEvents, now: int) -> tuple[int, list[Row], list[Any]]:
+        """The rows for the run's unwritten chunks: (first seq, rows, their packed items)."""
         start, batch = run.take()
         step = self.batch_size
-        rows = [
-            {
-                "run_id": run.run_id,
-                "start_seq": start + i,
-                "end_seq": start + i + len(batch[i : i + step]),
-                "chunks": dump_bytes(pack_chunks(batch[i : i + step])),
-                "created_at": now,
-            }
-            for i in range(0, len(batch), step)
-        ]
-        return start, rows
+        rows: list[Row] = []
+        items: list[Any] = []
+        for i in range(0, len(batch), step):
+            part = batch[i : i + step]
+            packed = pack_chunks(part)
+            items.extend(packed)
+            rows.append(
+                {
+                    "run_id": run.run_id,
+                    "start_seq": start + i,
+                    "end_seq": start + i + len(part),
+                    "chunks": dump_bytes(packed),
+                    "created_at": now,
+                }
+            )
+        return start, rows, items
 
     async def flush(self, events: RunEvents | None = None, *, detach: bool = False) -> None:
         """Write what is new now: for one run, or every attached run.
@@ -191,7 +206,7 @@ class EventLog:
             taken: list[tuple[RunEvents, int]] = []
             rows: list[Row] = []
             for run in runs:
-                start, run_rows = self._rows(run, now)
+                start, run_rows, _ = self._rows(run, now)
                 if run_rows:
                     taken.append((run, start))
                     rows.extend(run_rows)
@@ -206,16 +221,17 @@ class EventLog:
                 self._runs.pop(events.run_id, None)
 
     async def finish(
-        self, events: RunEvents, write: Callable[[list[Row]], Awaitable[None]]
+        self, events: RunEvents, write: Callable[[list[Row], int, list[Any]], Awaitable[None]]
     ) -> None:
-        """Detach a run that ended, handing its last rows to ``write`` — which stores them in the
-        same transaction as the run's end — under the flush lock, so no earlier batch of the
-        run is still being written when it returns."""
+        """Detach a run that ended, handing its last rows to ``write(rows, start, items)`` —
+        which stores them in the same transaction as the run's end; ``items`` are the packed
+        chunks from ``start`` on, for folding — under the flush lock, so no earlier batch of
+        the run is still being written when it returns."""
         async with self._lock:
             try:
-                start, rows = self._rows(events, time.time_ns() // 1_000_000)
+                start, rows, items = self._rows(events, time.time_ns() // 1_000_000)
                 try:
-                    await write(rows)
+                    await write(rows, start, items)
                 except BaseException:
                     events.put_back(start)
                     raise

@@ -9,7 +9,7 @@ from ..agent import DEFAULT_LAST_MESSAGES, MemoryOptions
 from ..errors import ConfigurationError
 from ..models import ModelMessage
 from ..stream import RunOutput
-from ._events import Row, RunEvents
+from ._events import Row, RunEvents, pack_chunks
 from ._history import to_model_messages, user_parts
 from ._ids import check_id
 from ._recorder import MessageRecorder
@@ -129,14 +129,18 @@ class StoreMemorySession:
         if events is None:
             return  # the store never opened (the run failed on that): nothing to finish
         store = self._store
-        recorder = MessageRecorder(run_id=self.run_id)
-        recorder.feed_many(run.chunks)
-        recorder.finish()
-        message = None
-        if self.thread_id is not None and recorder.has_content():
-            message = _assistant_input(recorder)
 
-        async def write(rows: list[Row]) -> None:
+        async def write(rows: list[Row], start: int, items: list[Any]) -> None:
+            # Fold the answer from the packed items the log is written from (cheap: a long
+            # answer is a few items); chunks written by earlier flushes are packed again.
+            recorder = MessageRecorder(run_id=self.run_id)
+            if start:
+                recorder.feed_many(pack_chunks(run.chunks_from(0)[:start]))
+            recorder.feed_many(items)
+            recorder.finish()
+            message = None
+            if self.thread_id is not None and recorder.has_content():
+                message = _assistant_input(recorder)
             await store.end_agent_run(
                 self.run_id,
                 status=recorder.status,

@@ -117,13 +117,16 @@ class MessageRecorder:
             self._terminal(t, chunk.get("payload") or {})
 
     def feed_many(self, chunks: Iterable[Chunk]) -> None:
-        """Fold many chunks: the same as ``feed`` on each, with a fast path for runs of deltas
-        of one text part (what a long answer mostly is)."""
+        """Fold many chunks: the same as ``feed`` on each, with a fast path for stretches of
+        deltas of one text part (what a long answer mostly is). Also takes an event log's
+        stored (packed) items, whose ``{"~td": [runId, from, id, texts]}`` stand for a stretch
+        of ``text-delta`` chunks."""
         feed = self.feed
         pieces: list[str] | None = None
         current: Any = None
         for chunk in chunks:
-            if chunk.get("type") == "text-delta":
+            t = chunk.get("type")
+            if t == "text-delta":
                 payload = chunk["payload"]
                 if pieces is not None and payload["id"] == current:
                     pieces.append(payload["text"])
@@ -131,6 +134,16 @@ class MessageRecorder:
                 feed(chunk)
                 current = payload["id"]
                 pieces = self._open[f"t:{current}"].pieces
+            elif t is None and "~td" in chunk:
+                run_id, source, part_id, texts = chunk["~td"]
+                if pieces is None or part_id != current:
+                    first = {"id": part_id, "text": texts[0]}
+                    feed({"type": "text-delta", "runId": run_id, "from": source, "payload": first})
+                    current = part_id
+                    pieces = self._open[f"t:{current}"].pieces
+                    pieces.extend(texts[1:])
+                else:
+                    pieces.extend(texts)
             else:
                 feed(chunk)
                 pieces = None
