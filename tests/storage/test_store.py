@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -316,3 +318,33 @@ async def test_store_memory_url_works(tmp_path: Path) -> None:
 async def _status(store: Store, run_id: str) -> str | None:
     run = await store.get_run(run_id)
     return run["status"] if run is not None else None
+
+
+async def test_store_runs_of_stale_or_dead_owners_are_interrupted_live_ones_kept(
+    db_url: str,
+) -> None:
+    async with Store(db_url) as s:
+        now = int(time.time() * 1000)
+        owners = [
+            ("elsewhere:1:live", "elsewhere", 1, now),  # another host, fresh heartbeat
+            ("elsewhere:2:stale", "elsewhere", 2, now - 3_600_000),  # no heartbeat for an hour
+            (f"{socket.gethostname()}:{2**22 + 7}:dead", socket.gethostname(), 2**22 + 7, now),
+        ]
+        async with s._tx() as conn:
+            for oid, host, pid, beat in owners:
+                await conn.execute(
+                    sa.text("INSERT INTO owners VALUES (:i, :h, :p, :b)"),
+                    {"i": oid, "h": host, "p": pid, "b": beat},
+                )
+                await conn.execute(
+                    sa.text(
+                        "INSERT INTO runs (run_id, kind, target_id, status, owner, started_at) "
+                        "VALUES (:r, 'workflow', 'wf', 'running', :o, :t)"
+                    ),
+                    {"r": f"run-{oid.split(':')[-1]}", "o": oid, "t": now},
+                )
+        assert sorted(await s.recover_interrupted()) == ["run-dead", "run-stale"]
+        assert await _status(s, "run-live") == "running"
+        assert await _status(s, "run-stale") == "interrupted"
+        assert await _status(s, "run-dead") == "interrupted"
+        assert await s.recover_interrupted() == []

@@ -122,6 +122,9 @@ class EventLog:
             transaction.
         batch_size: the most chunks per row.
         flush_interval: seconds between flushes while runs are attached.
+        tick: awaited after each flush (the store's heartbeat).
+        busy: True while the store has work for the loop even with no run attached (runs it
+            owns that are not logged, such as workflow runs).
     """
 
     def __init__(
@@ -130,8 +133,12 @@ class EventLog:
         *,
         batch_size: int = 2048,
         flush_interval: float = 0.05,
+        tick: Callable[[], Awaitable[None]] | None = None,
+        busy: Callable[[], bool] | None = None,
     ) -> None:
         self._write = write
+        self._tick = tick
+        self._busy = busy
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self._runs: dict[str, RunEvents] = {}
@@ -162,16 +169,22 @@ class EventLog:
                 await task
         await self.flush()
 
+    def wake(self) -> None:
+        """Make the loop run (the store started a run it owns)."""
+        self._attached.set()
+
     async def _run(self) -> None:
         while True:
-            if not self._runs:
+            if not self._runs and not (self._busy is not None and self._busy()):
                 self._attached.clear()
                 await self._attached.wait()
             await asyncio.sleep(self.flush_interval)
             try:
                 await self.flush()
+                if self._tick is not None:
+                    await self._tick()
             except Exception:
-                # The chunks stay unwritten (put_back): the next flush tries again.
+                # Unwritten chunks stay unwritten (put_back): the next round tries again.
                 _log.exception("writing run events failed; retrying")
 
     def _rows(self, run: RunEvents, now: int) -> tuple[int, list[Row], list[Any]]:

@@ -118,6 +118,8 @@ class Store:
         self._tx_lock: asyncio.Lock | None = None
         self._closed = False
         self._heartbeat_at = 0
+        self._recovered_at = 0
+        self._owned: set[str] = set()
 
     def __repr__(self) -> str:
         return f"Store({self.url.display!r})"
@@ -178,10 +180,13 @@ class Store:
                 self._write_events,
                 batch_size=self._batch_size,
                 flush_interval=self._flush_interval,
+                tick=self._tick,
+                busy=lambda: bool(self._owned),
             )
             try:
                 await self._register_owner()
                 await self.recover_interrupted()
+                self._recovered_at = _now()
                 if self.retention is not None:
                     await self.prune_events()
             except BaseException:
@@ -312,6 +317,18 @@ class Store:
                 )
             )
         self._heartbeat_at = now
+
+    async def _tick(self) -> None:
+        """Run by the flusher loop while this store owns running runs: the heartbeat that
+        keeps them from counting as interrupted, and, now and then, recovery of other stores'
+        (a crashed worker's runs are marked without waiting for a store to open)."""
+        now = _now()
+        if now - self._heartbeat_at > self._stale_after_ms // 4:
+            async with self._tx() as conn:
+                await self._heartbeat(conn, now)
+        if now - self._recovered_at > self._stale_after_ms // 2:
+            self._recovered_at = now
+            await self.recover_interrupted()
 
     async def _heartbeat(self, conn: AsyncConnection, now: int) -> None:
         # Piggybacks on writes; an idle store needs none (it owns no running run).
@@ -657,6 +674,9 @@ class Store:
         )
         await conn.execute(stmt)
         await self._heartbeat(conn, now)
+        self._owned.add(run_id)
+        if self._events is not None:
+            self._events.wake()
 
     async def end_run(self, run_id: str, status: RunStatus) -> None:
         """Record the end of a run."""
@@ -664,6 +684,7 @@ class Store:
             await self._end_run(conn, run_id, status, _now())
 
     async def _end_run(self, conn: AsyncConnection, run_id: str, status: str, now: int) -> None:
+        self._owned.discard(run_id)
         await conn.execute(
             sa.update(s.runs).where(s.runs.c.run_id == run_id).values(status=status, ended_at=now)
         )
