@@ -379,3 +379,39 @@ async def test_memory_reader_going_away_does_not_lose_the_run(db_url: str) -> No
         stored = await app.storage.list_messages("t")
     assert texts(stored)[1] == ("assistant", "".join(f"{i} " for i in range(50)))
     assert stored[1]["metadata"]["status"] == "success"
+
+
+async def test_memory_data_parts_from_a_nested_run_are_stored_in_the_parent(db_url: str) -> None:
+    async def card(inp: Q, ctx: ToolContext) -> str:
+        await ctx.writer.custom({"type": "data-card", "data": {"q": inp.q}, "id": "deep"})
+        return "ok"
+
+    child = Agent(
+        "child",
+        model=ScriptedModel(
+            [
+                {"tool_calls": [{"name": "card", "args": {"q": "nested"}}]},
+                {"text": "child done"},
+            ]
+        ),
+        tools=[create_tool("card", "d", Q, card)],
+    )
+    parent = Agent(
+        "parent",
+        model=ScriptedModel(
+            [
+                {"tool_calls": [{"name": "agent-child", "args": {"prompt": "go"}, "id": "k"}]},
+                {"text": "all done"},
+            ]
+        ),
+        agents=[child],
+    )
+    async with Streamwise(agents=[parent], storage=db_url) as app:
+        await parent.stream("q", memory={"thread": "t"}).text
+        stored = await app.storage.list_messages("t")
+    parts = stored[1]["content"]
+    assert {"type": "data-card", "data": {"q": "nested"}, "id": "deep"} in parts
+    assert [p["type"] for p in parts if p["type"] != "step-start"] == [
+        "tool-invocation", "data-card", "text",
+    ]  # fmt: skip
+    assert parts[1]["toolInvocation"]["result"] == {"text": "child done"}
