@@ -14,7 +14,8 @@ from ._history import to_model_messages, user_parts
 from ._ids import check_id
 from ._recorder import MessageRecorder
 from ._records import MessageInput
-from ._store import Store, _assistant_input
+from ._store import Store
+from ._threads import assistant_input
 
 __all__ = ("StoreMemory", "StoreMemorySession")
 
@@ -140,7 +141,7 @@ class StoreMemorySession:
             recorder.finish()
             message = None
             if self.thread_id is not None and recorder.has_content():
-                message = _assistant_input(recorder)
+                message = assistant_input(recorder)
             await store.end_agent_run(
                 self.run_id,
                 status=recorder.status,
