@@ -174,17 +174,22 @@ class EventLog:
         self._attached.set()
 
     async def _run(self) -> None:
+        failures = 0
         while True:
             if not self._runs and not (self._busy is not None and self._busy()):
                 self._attached.clear()
                 await self._attached.wait()
-            await asyncio.sleep(self.flush_interval)
+            # After failures, back off (up to 5 s) rather than retry every interval.
+            await asyncio.sleep(min(5.0, self.flush_interval * 2**failures))
             try:
                 await self.flush()
                 if self._tick is not None:
                     await self._tick()
+                failures = 0
             except Exception:
                 # Unwritten chunks stay unwritten (put_back): the next round tries again.
+                if failures < 8:
+                    failures += 1
                 _log.exception("writing run events failed; retrying")
 
     def _rows(self, run: RunEvents, now: int) -> tuple[int, list[Row], list[Any]]:
