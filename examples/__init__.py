@@ -1,0 +1,1 @@
+"""Example apps (``streamwise dev`` serves ``examples/app.py``)."""

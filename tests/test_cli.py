@@ -54,3 +54,27 @@ def test_cli_reports_bad_targets() -> None:
         main(["run", "examples.app", "x"])
     with pytest.raises(SystemExit, match="has no 'nope'"):
         main(["run", "examples.app:nope", "x"])
+
+
+def test_cli_ask_streams_a_served_agent(capsys: pytest.CaptureFixture[str]) -> None:
+    from examples.app import app
+
+    from tests.server.support import running_server
+
+    with running_server(app) as url:
+        assert main(["ask", url, "research", "streaming"]) == 0
+    out = capsys.readouterr().out
+    assert "⚙ research(" in out
+    assert "  ▶ writer" in out
+    assert "usage: 242 in, 81 out, 323 total" in out
+
+
+def test_cli_ask_reports_an_unknown_agent_and_no_server() -> None:
+    from examples.app import app
+
+    from tests.server.support import running_server
+
+    with running_server(app) as url, pytest.raises(SystemExit, match="404"):
+        main(["ask", url, "nobody", "hi"])
+    with pytest.raises(SystemExit, match="nothing answers"):
+        main(["ask", "http://127.0.0.1:9", "research", "hi", "--wait", "0"])

@@ -16,6 +16,11 @@ from .tools import Tool as Tool
 from .tools import ToolContext as ToolContext
 from .tools import create_tool as create_tool
 from .tools import tool as tool
+from .workflows import StepContext as StepContext
+from .workflows import Workflow as Workflow
+from .workflows import WorkflowOutput as WorkflowOutput
+from .workflows import create_step as create_step
+from .workflows import create_workflow as create_workflow
 
 __version__ = "0.1.0"
 
@@ -27,12 +32,17 @@ __all__ = (
     "GenerateResult",
     "LanguageModel",
     "RunOutput",
+    "StepContext",
     "StepResult",
     "Streamwise",
     "Tool",
     "ToolContext",
     "Usage",
+    "Workflow",
+    "WorkflowOutput",
+    "create_step",
     "create_tool",
+    "create_workflow",
     "errors",
     "register_provider",
     "tool",

@@ -24,8 +24,10 @@ class Streamwise:
         workflows: the app's workflows (objects with an ``id``).
         storage: a database URL or a :class:`~streamwise.storage.Store`. Default: the SQLite
             file ``./.streamwise/streamwise.db`` (or ``$STREAMWISE_DATABASE_URL``), opened on
-            first use, and used only by runs given ``memory=``. When storage is given
-            explicitly, every run of the app's agents is also recorded (status and event log).
+            first use by agent runs given ``memory=``. When storage is given explicitly,
+            every run of the app's agents is also recorded (status and event log), and
+            workflows without a store of their own keep their snapshots there, so a suspended
+            run resumes after a restart (without it, snapshots stay in this process).
     """
 
     def __init__(
@@ -42,6 +44,7 @@ class Streamwise:
         # A URL is parsed now (a bad scheme fails here); the database opens on first use.
         self._store = storage if isinstance(storage, Store) else Store(storage)
         self._owns_store = not isinstance(storage, Store)
+        self._storage_given = storage is not None
         self.memory = StoreMemory(self._store, record_runs=storage is not None)
         """The agents' memory (``agent.memory``), over :attr:`storage`."""
         self._agents: dict[str, Agent] = {}
@@ -78,6 +81,10 @@ class Streamwise:
         self._workflows[wid] = workflow
         if hasattr(workflow, "app"):
             workflow.app = self
+        if self._storage_given and getattr(workflow, "store_is_default", False):
+            # Snapshots go to the app's storage, so a suspended run survives a restart.
+            workflow.store = self._store
+            workflow.store_is_default = False
 
     @property
     def storage(self) -> Store:

@@ -8,6 +8,7 @@ The hierarchy::
     │   ├── UnknownProviderError
     │   └── NoAppError
     ├── WriterClosedError           a writer used after its tool or step ended
+    ├── ChunkLogTruncatedError      a reader fell behind a run's replay window
     ├── ScriptExhaustedError        a ScriptedModel asked for more turns than it was given
     ├── ToolError                   a tool call that did not produce a result
     │   ├── UnknownToolError
@@ -16,7 +17,9 @@ The hierarchy::
     ├── RunError                    a run that failed; carries ``run_id``
     │   ├── ModelError
     │   ├── StructuredOutputError
-    │   └── RunCanceledError
+    │   ├── RunNotSuspendedError
+    │   ├── RunCanceledError
+    │   └── WorkflowRunBusyError
     └── StorageError                the store could not do what was asked
         ├── StorageConfigError      bad database URL or scheme, missing driver (also a ConfigurationError)
         ├── StorageUnavailableError the database cannot be reached or opened
@@ -31,6 +34,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = (
+    "ChunkLogTruncatedError",
     "ConfigurationError",
     "InvalidIdError",
     "ModelError",
@@ -38,6 +42,7 @@ __all__ = (
     "ProviderNotInstalledError",
     "RunCanceledError",
     "RunError",
+    "RunNotSuspendedError",
     "ScriptExhaustedError",
     "StorageConfigError",
     "StorageError",
@@ -50,6 +55,7 @@ __all__ = (
     "ToolOutputError",
     "UnknownProviderError",
     "UnknownToolError",
+    "WorkflowRunBusyError",
     "WriterClosedError",
 )
 
@@ -76,6 +82,10 @@ class NoAppError(ConfigurationError):
 
 class WriterClosedError(StreamwiseError):
     """Raised when a writer is used after the tool or step that owned it has ended."""
+
+
+class ChunkLogTruncatedError(StreamwiseError):
+    """Raised when a reader asks for chunks that have left a run's bounded replay window."""
 
 
 class ScriptExhaustedError(StreamwiseError):
@@ -132,8 +142,16 @@ class StructuredOutputError(RunError):
     """Raised when a run asked for structured output and the model's answer does not fit."""
 
 
+class RunNotSuspendedError(RunError):
+    """Raised when approving, declining or resuming a run that is not waiting for it."""
+
+
 class RunCanceledError(RunError):
     """Raised by ``generate()`` when the run was cancelled before it finished."""
+
+
+class WorkflowRunBusyError(RunError):
+    """Raised when a workflow run is resumed (or started) while another stream is running it."""
 
 
 class StorageError(StreamwiseError):

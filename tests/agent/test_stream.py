@@ -157,3 +157,28 @@ def test_model_string_errors_are_clear() -> None:
         Agent("a", model="gpt-4")
     with pytest.raises(ConfigurationError, match="unknown model provider 'nope'"):
         Agent("a", model="nope/x")
+
+
+def test_async_on_chunk_is_refused_with_a_reason() -> None:
+    async def hook(chunk: dict[str, object]) -> None:
+        return None
+
+    agent = Agent("a", model=ScriptedModel([{"text": "x"}]))
+    with pytest.raises(ConfigurationError, match="plain function"):
+        agent.stream("x", on_chunk=hook)
+
+
+async def test_replay_window_bounds_a_long_run_without_touching_its_results(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from streamwise import RunOutput
+    from streamwise.errors import ChunkLogTruncatedError
+
+    monkeypatch.setattr(RunOutput, "replay_window", 8)
+    out = Agent("a", model=ScriptedModel([{"text": ["x"] * 50}])).stream("go")
+    assert await out.text == "x" * 50
+    assert out.statistics().held <= 8
+    with pytest.raises(ChunkLogTruncatedError):
+        await collect(out)
+    tail = [c async for c in out.read(out.statistics().chunks - 2)]
+    assert types(tail) == ["step-finish", "finish"]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+from streamwise.errors import ChunkLogTruncatedError
 from streamwise.stream import ChunkLog
 from tests.support import until
 
@@ -48,3 +51,39 @@ async def test_snapshot_is_a_copy() -> None:
     log.append({"i": 2})
     assert snap == [{"i": 1}]
     assert len(log) == 2
+
+
+async def test_replay_window_bounds_memory_and_follows_live_readers() -> None:
+    log = ChunkLog(max_chunks=4)
+    follower = asyncio.create_task(read_all(log))
+    await until(lambda: log.statistics().readers_waiting == 1)
+    for i in range(10):
+        log.append({"i": i})
+    log.close()
+    # The live reader was woken only after all ten were written: it lost the dropped ones.
+    with pytest.raises(ChunkLogTruncatedError, match="replay window of 4"):
+        await follower
+    stats = log.statistics()
+    assert (stats.chunks, stats.held, stats.dropped, stats.max_chunks) == (10, 4, 6, 4)
+    assert await read_all(log, offset=8) == [{"i": 8}, {"i": 9}]
+    assert len(log) == 10
+
+
+async def test_replay_window_readers_that_keep_up_see_everything() -> None:
+    log = ChunkLog(max_chunks=4)
+    seen: list[int] = []
+
+    async def reader() -> None:
+        async for chunk in log.read():
+            seen.append(chunk["i"])
+
+    task = asyncio.create_task(reader())
+    for i in range(20):
+        log.append({"i": i})
+        await until(lambda: log.statistics().readers_waiting == 1 or task.done())
+    log.close()
+    await task
+    assert seen == list(range(20))
+    assert log.statistics().held <= 4
+    with pytest.raises(ValueError, match="at least 2"):
+        ChunkLog(max_chunks=1)

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import pydantic
 
-from ..errors import ConfigurationError, RunCanceledError
+from ..errors import ConfigurationError, RunCanceledError, RunNotSuspendedError
 from ..models import LanguageModel, ToolSpec, resolve_model
 from ..stream import Chunk, current_run
 from ..tools import AppRegistry, Tool, ToolContext, create_tool
 from ._input import AgentInput, to_messages
-from ._loop import LoopConfig, run_agent
+from ._loop import Decision, LoopConfig, Resume, SuspendedState, run_agent
 from ._memory import Memory, MemoryOptions
 from ._output import AgentOutput, GenerateResult, StepResult
 
@@ -85,8 +88,12 @@ class Agent:
             for name_, t in self.tools.items()
         ]
         self.app: AppRegistry | None = None
+        self._suspended: OrderedDict[str, tuple[SuspendedState, LoopConfig]] = OrderedDict()
         self.memory: Memory | None = None
         """Where runs are remembered; set by the ``Streamwise`` app from its storage."""
+
+    #: How many suspended runs an agent keeps in memory for approval / resume (oldest dropped).
+    max_suspended_runs: int = 1000
 
     def __repr__(self) -> str:
         return f"Agent(id={self.id!r}, model={self.model.provider}/{self.model.model_id})"
@@ -102,6 +109,7 @@ class Agent:
         on_finish: Callable[[AgentOutput], Any] | None = None,
         run_id: str | None = None,
         output: type[pydantic.BaseModel] | None = None,
+        require_tool_approval: bool = False,
         memory: MemoryOptions | None = None,
     ) -> AgentOutput:
         """Start a run now and return its output object (PROTOCOL.md §3).
@@ -117,6 +125,8 @@ class Agent:
             output: a pydantic model for structured output: partial objects stream as
                 ``object`` chunks (``out.object_stream``), the validated one as
                 ``object-result`` (``await out.object``).
+            require_tool_approval: every tool call waits for :meth:`approve_tool_call` or
+                :meth:`decline_tool_call` (tools made with ``require_approval=True`` always do).
             memory: ``{"thread": id, "resource": id?, "last_messages": n?}``: load the
                 thread's recent history before the input and store the input and the answer
                 (needs ``agent.memory``, which a ``Streamwise`` app sets from its storage).
@@ -126,10 +136,12 @@ class Agent:
         """
         steps = self.max_steps if max_steps is None else max_steps
         _check_max_steps(steps, self.id)
-        parent = current_run()
-        registry = self.app
-        if registry is None and isinstance(parent, AgentOutput):
-            registry = parent.app
+        if on_chunk is not None and inspect.iscoroutinefunction(on_chunk):
+            raise ConfigurationError(
+                "on_chunk must be a plain function: it runs on the hot path for every chunk; "
+                "for async work, read the stream (async for chunk in out) instead"
+            )
+        registry = self._registry()
         cfg = LoopConfig(
             agent_id=self.id,
             model=self.model,
@@ -143,6 +155,7 @@ class Agent:
             on_step_finish=on_step_finish,
             on_finish=on_finish,
             output=_check_output(output, self.id),
+            require_tool_approval=require_tool_approval,
         )
         run_id = run_id or str(uuid.uuid4())
         # The session is made (and its options checked) before the output object exists, so a
@@ -156,12 +169,128 @@ class Agent:
                 f"agent {self.id!r} got memory= but has no storage: register it in "
                 "Streamwise(agents=[...], storage=...) or set agent.memory"
             )
+        return self._start(cfg, run_id, on_chunk)
+
+    def _registry(self) -> AppRegistry | None:
+        parent = current_run()
+        if self.app is None and isinstance(parent, AgentOutput):
+            return parent.app
+        return self.app
+
+    def _start(
+        self, cfg: LoopConfig, run_id: str | None, on_chunk: Callable[[Chunk], Any] | None
+    ) -> AgentOutput:
         out = AgentOutput(agent_id=self.id, run_id=run_id, on_chunk=on_chunk)
-        out.app = registry
+        out.app = cfg.registry
         if cfg.memory is not None:
             out.add_end_hook(cfg.memory.end)
+        cfg.on_suspend = lambda state: self._keep_suspended(state, cfg)
         out._launch(run_agent(out, cfg))
         return out
+
+    # -- human in the loop -------------------------------------------------------------------
+
+    def _keep_suspended(self, state: SuspendedState, cfg: LoopConfig) -> None:
+        self._suspended[state.run_id] = (state, cfg)
+        while len(self._suspended) > self.max_suspended_runs:
+            self._suspended.popitem(last=False)
+
+    def suspended_runs(self) -> list[str]:
+        """The ids of this agent's runs that wait for approval or resume data (oldest first)."""
+        return list(self._suspended)
+
+    def approve_tool_call(
+        self,
+        run_id: str,
+        *,
+        tool_call_id: str | None = None,
+        on_chunk: Callable[[Chunk], Any] | None = None,
+    ) -> AgentOutput:
+        """Run the call(s) waiting for approval in ``run_id`` and go on, in a new stream.
+
+        Args:
+            run_id: the suspended run (its new stream keeps the id).
+            tool_call_id: the call to approve; default every call waiting for approval.
+
+        Raises:
+            RunNotSuspendedError: the run is not waiting (unknown, finished, or resumed already).
+        """
+        return self._continue(run_id, tool_call_id, Decision("approve"), "approval", on_chunk)
+
+    def decline_tool_call(
+        self,
+        run_id: str,
+        *,
+        tool_call_id: str | None = None,
+        on_chunk: Callable[[Chunk], Any] | None = None,
+    ) -> AgentOutput:
+        """Decline the waiting call(s): the model reads that the user did not approve, and goes on."""
+        return self._continue(run_id, tool_call_id, Decision("decline"), "approval", on_chunk)
+
+    def resume_stream(
+        self,
+        resume_data: Any,
+        *,
+        run_id: str,
+        tool_call_id: str | None = None,
+        on_chunk: Callable[[Chunk], Any] | None = None,
+    ) -> AgentOutput:
+        """Run a call that suspended itself again, with ``ctx.resume_data = resume_data``.
+
+        Args:
+            resume_data: data for the tool (validated against its ``resume_schema``).
+            run_id: the suspended run (its new stream keeps the id).
+            tool_call_id: which suspended call; needed only when several wait.
+
+        Raises:
+            RunNotSuspendedError: the run is not waiting (unknown, finished, or resumed already).
+        """
+        return self._continue(
+            run_id, tool_call_id, Decision("resume", resume_data), "suspended", on_chunk
+        )
+
+    def _continue(
+        self,
+        run_id: str,
+        tool_call_id: str | None,
+        decision: Decision,
+        kind: str,
+        on_chunk: Callable[[Chunk], Any] | None,
+    ) -> AgentOutput:
+        entry = self._suspended.get(run_id)
+        if entry is None:
+            raise RunNotSuspendedError(
+                f"run {run_id!r} of agent {self.id!r} is not waiting for approval or resume "
+                "data (unknown, finished, or resumed already)",
+                run_id=run_id,
+            )
+        state, old = entry
+        waiting = [p for p in state.pending if p.kind == kind]
+        if tool_call_id is not None:
+            waiting = [p for p in waiting if p.tool_call_id == tool_call_id]
+        elif kind == "suspended" and len(waiting) > 1:
+            raise ConfigurationError(
+                f"run {run_id!r} has {len(waiting)} suspended tool calls; pass tool_call_id= one "
+                f"of {', '.join(p.tool_call_id for p in waiting)}"
+            )
+        if not waiting:
+            what = "approval" if kind == "approval" else "resume data"
+            raise RunNotSuspendedError(
+                f"run {run_id!r} has no tool call {tool_call_id or ''} waiting for {what}".replace(
+                    "  ", " "
+                ),
+                run_id=run_id,
+            )
+        del self._suspended[run_id]  # claimed: a second resume gets RunNotSuspendedError
+        cfg = dataclasses.replace(
+            old,
+            registry=self._registry() or old.registry,
+            resume=Resume(state, {p.tool_call_id: decision for p in waiting}),
+            # The first stream's memory session stored the input and what arrived; the resumed
+            # stream is not recorded yet (a known gap, see docs/agents.md).
+            memory=None,
+        )
+        return self._start(cfg, run_id, on_chunk)
 
     async def generate(
         self,

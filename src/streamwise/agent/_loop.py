@@ -2,6 +2,10 @@
 
 This is the hot path. Each model stream part becomes at most one chunk, built inline below with
 the keys of the protocol table, appended to the run's log, and folded into the run's state.
+
+A run pauses (status ``suspended``) when a tool call needs approval or a tool suspends itself;
+:class:`SuspendedState` keeps what the run needs to go on, and ``run_agent`` with a
+:class:`Resume` continues it in a new stream with the same run id.
 """
 
 from __future__ import annotations
@@ -11,22 +15,30 @@ import inspect
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 import pydantic
 
-from ..errors import ModelError, RunError, UnknownToolError
+from ..errors import ModelError, RunError
 from ..models import LanguageModel, ModelMessage, ModelRequest, ToolSpec
-from ..stream import ToolOutputWriter, Usage, error_info, normalize_usage
-from ..tools import AppRegistry, Tool, ToolContext
+from ..stream import Usage, normalize_usage
+from ..tools import AppRegistry, Tool
 from ._memory import MemorySession
 from ._output import AgentOutput, StepResult
 from ._structured import ObjectAccumulator, structured_instructions
+from ._tool_calls import (
+    CallSetup,
+    PendingCall,
+    approval_chunk,
+    call_tool,
+    declined,
+    suspended_chunk,
+)
 
-__all__ = ("LoopConfig", "run_agent")
+__all__ = ("Decision", "LoopConfig", "Resume", "SuspendedState", "run_agent")
 
 
 def _now_ms() -> int:
@@ -45,6 +57,33 @@ async def _maybe_await(value: Any) -> Any:
 
 
 @dataclass(slots=True)
+class SuspendedState:
+    """What a suspended run keeps so that it can go on later."""
+
+    run_id: str
+    message_id: str
+    conversation: list[ModelMessage]
+    pending: list[PendingCall]
+    step_number: int
+
+
+@dataclass(slots=True)
+class Decision:
+    """What to do with one waiting call: run it (approve / resume with data) or decline it."""
+
+    action: Literal["approve", "decline", "resume"]
+    resume_data: Any = None
+
+
+@dataclass(slots=True)
+class Resume:
+    """A suspended run and the decisions that continue it."""
+
+    state: SuspendedState
+    decisions: dict[str, Decision]
+
+
+@dataclass(slots=True)
 class LoopConfig:
     """Everything one run of the loop needs, resolved by ``Agent.stream()``."""
 
@@ -60,48 +99,55 @@ class LoopConfig:
     on_step_finish: Callable[[StepResult], Any] | None = None
     on_finish: Callable[[AgentOutput], Any] | None = None
     output: type[pydantic.BaseModel] | None = None
+    require_tool_approval: bool = False
     memory: MemorySession | None = None
+    resume: Resume | None = None
+    on_suspend: Callable[[SuspendedState], None] | None = None
+    setup: CallSetup = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.setup = CallSetup(self.agent_id, self.tools, self.runtime_context, self.registry)
 
 
 async def run_agent(out: AgentOutput, cfg: LoopConfig) -> None:
     """Produce every chunk of one agent run into ``out``; the owner task runs this."""
     emit = out.emit
     run_id = out.run_id
-    message_id = str(uuid.uuid4())
-    emit(
-        {
-            "type": "start",
-            "runId": run_id,
-            "from": "AGENT",
-            "payload": {"id": cfg.agent_id, "messageId": message_id},
-        }
-    )
-
-    system = cfg.instructions
-    if callable(system):
-        system = await _maybe_await(system(cfg.runtime_context))
     objects = ObjectAccumulator(cfg.output) if cfg.output is not None else None
-    if cfg.output is not None:
-        extra = structured_instructions(cfg.output)
-        system = f"{system}\n\n{extra}" if system else extra
-    conversation: list[ModelMessage] = []
-    if system:
-        conversation.append({"role": "system", "content": system})
-    if cfg.memory is not None:
-        conversation.extend(await cfg.memory.load(out))
-    conversation.extend(cfg.messages)
+    resume = cfg.resume
+    if resume is not None:
+        message_id = resume.state.message_id
+        conversation = resume.state.conversation
+        step_number = resume.state.step_number
+    else:
+        message_id = str(uuid.uuid4())
+        step_number = 0
+    emit({"type": "start", "runId": run_id, "from": "AGENT",
+          "payload": {"id": cfg.agent_id, "messageId": message_id}})  # fmt: skip
+
+    if resume is not None:
+        pending = await _resume_calls(out, cfg, conversation, resume)
+        if pending:
+            await _suspend(out, cfg, SuspendedState(run_id, message_id, conversation, pending,
+                                                    step_number))  # fmt: skip
+            return
+    else:
+        conversation = await _start_conversation(out, cfg)
 
     model = cfg.model
-    reason = "stop"
-    step_number = 0
-    while True:
-        step = await _run_step(out, cfg, model, conversation, message_id, step_number, objects)
+    reason = "tool-calls"
+    while step_number < cfg.max_steps:
+        step, pending = await _run_step(out, cfg, conversation, message_id, step_number, objects)
         out._steps.append(step)
         reason = step.finish_reason
         if cfg.on_step_finish is not None:
             await _maybe_await(cfg.on_step_finish(step))
         step_number += 1
-        if not step.tool_calls or step_number >= cfg.max_steps:
+        if pending:
+            await _suspend(out, cfg, SuspendedState(run_id, message_id, conversation, pending,
+                                                    step_number))  # fmt: skip
+            return
+        if not step.tool_calls:
             break
 
     out._finish_reason = reason
@@ -113,54 +159,131 @@ async def run_agent(out: AgentOutput, cfg: LoopConfig) -> None:
     total = await out._settle_children()
     if cfg.on_finish is not None:
         await _maybe_await(cfg.on_finish(out))
-    out._finish(
-        {
-            "type": "finish",
-            "runId": run_id,
-            "from": "AGENT",
-            "payload": {
-                "messageId": message_id,
-                "stepResult": {"reason": reason, "isContinued": False},
-                "output": {
-                    "text": "".join(out._text),
-                    "toolCalls": out._tool_calls,
-                    "usage": total,
-                },
-                "totalUsage": total,
-                "metadata": {"modelId": model.model_id, "timestamp": _now_iso(), **out._response},
-            },
-        }
-    )
+    out._finish(_finish_chunk(out, model, message_id, reason, total))
+
+
+def _finish_chunk(
+    out: AgentOutput, model: LanguageModel, message_id: str, reason: str, total: Usage
+) -> dict[str, Any]:
+    return {
+        "type": "finish",
+        "runId": out.run_id,
+        "from": "AGENT",
+        "payload": {
+            "messageId": message_id,
+            "stepResult": {"reason": reason, "isContinued": False},
+            "output": {"text": "".join(out._text), "toolCalls": out._tool_calls, "usage": total},
+            "totalUsage": total,
+            "metadata": {"modelId": model.model_id, "timestamp": _now_iso(), **out._response},
+        },
+    }
+
+
+async def _start_conversation(out: AgentOutput, cfg: LoopConfig) -> list[ModelMessage]:
+    system = cfg.instructions
+    if callable(system):
+        system = await _maybe_await(system(cfg.runtime_context))
+    if cfg.output is not None:
+        extra = structured_instructions(cfg.output)
+        system = f"{system}\n\n{extra}" if system else extra
+    conversation: list[ModelMessage] = []
+    if system:
+        conversation.append({"role": "system", "content": system})
+    if cfg.memory is not None:
+        conversation.extend(await cfg.memory.load(out))
+    conversation.extend(cfg.messages)
+    return conversation
+
+
+async def _suspend(out: AgentOutput, cfg: LoopConfig, state: SuspendedState) -> None:
+    """End this stream with status ``suspended``; the run goes on with ``resume``."""
+    out._finish_reason = "suspended"
+    out._suspended = [
+        {"toolCallId": p.tool_call_id, "toolName": p.call["toolName"], "args": p.call["args"],
+         "kind": p.kind, "suspendPayload": p.suspend_payload}
+        for p in state.pending
+    ]  # fmt: skip
+    if cfg.on_suspend is not None:
+        cfg.on_suspend(state)
+    total = await out._settle_children()
+    chunk = _finish_chunk(out, cfg.model, state.message_id, "suspended", total)
+    chunk["payload"]["suspended"] = out._suspended
+    out._finish(chunk, status="suspended")
+
+
+async def _resume_calls(
+    out: AgentOutput, cfg: LoopConfig, conversation: list[ModelMessage], resume: Resume
+) -> list[PendingCall]:
+    """Run (or decline) the waiting calls the decisions address; return those still waiting."""
+    outcomes: dict[str, dict[str, Any]] = {}
+    still: list[PendingCall] = []
+    async with asyncio.TaskGroup() as tg:
+        for waiting in resume.state.pending:
+            decision = resume.decisions.get(waiting.tool_call_id)
+            if decision is None:
+                still.append(waiting)
+            elif decision.action == "decline":
+                declined(out, waiting.call, outcomes)
+            else:
+                data: dict[str, Any] = {}
+                if decision.action == "resume":
+                    data["resume_data"] = decision.resume_data
+                tg.create_task(call_tool(out, cfg.setup, waiting.call, outcomes, still, **data))
+    for waiting in still:
+        if waiting.tool_call_id in resume.decisions:
+            continue  # it suspended again just now and said so itself
+        # Still waiting from before: say so again, for whoever reads this stream.
+        tool = cfg.tools.get(waiting.call["toolName"])
+        if waiting.kind == "approval":
+            out.emit(approval_chunk(out.run_id, waiting.call, tool))
+        else:
+            out.emit(suspended_chunk(out.run_id, waiting, tool))
+    results = [outcomes[p.tool_call_id] for p in resume.state.pending if p.tool_call_id in outcomes]
+    if results:
+        _add_tool_results(conversation, results)
+        out._response_messages.append({"role": "tool", "content": _result_parts(results)})
+    return still
+
+
+def _result_parts(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {"type": "tool-result", "toolCallId": r["toolCallId"], "toolName": r["toolName"],
+         "output": r["result"] if "result" in r else {"error": r["error"]},
+         "isError": "error" in r}
+        for r in results
+    ]  # fmt: skip
+
+
+def _add_tool_results(conversation: list[ModelMessage], results: list[dict[str, Any]]) -> None:
+    if not results:
+        return
+    parts = _result_parts(results)
+    last = conversation[-1] if conversation else None
+    if last is not None and last["role"] == "tool":
+        conversation[-1] = {"role": "tool", "content": [*last["content"], *parts]}
+    else:
+        conversation.append({"role": "tool", "content": parts})
 
 
 async def _run_step(
     out: AgentOutput,
     cfg: LoopConfig,
-    model: LanguageModel,
     conversation: list[ModelMessage],
     message_id: str,
     step_number: int,
     objects: ObjectAccumulator | None,
-) -> StepResult:
+) -> tuple[StepResult, list[PendingCall]]:
     emit = out.emit
     run_id = out.run_id
-    emit(
-        {
-            "type": "step-start",
-            "runId": run_id,
-            "from": "AGENT",
-            "payload": {
-                "messageId": message_id,
-                "request": {},
-                "warnings": [],
-                "startedAt": _now_ms(),
-            },
-        }
-    )
+    model = cfg.model
+    emit({"type": "step-start", "runId": run_id, "from": "AGENT",
+          "payload": {"messageId": message_id, "request": {}, "warnings": [],
+                      "startedAt": _now_ms()}})  # fmt: skip
     text: list[str] = []
     reasoning: list[str] = []
     calls: list[dict[str, Any]] = []
     outcomes: dict[str, dict[str, Any]] = {}
+    pending: list[PendingCall] = []
     usage: Usage | None = None
     reason = "stop"
     metadata: dict[str, Any] = {}
@@ -182,14 +305,8 @@ async def _run_step(
                     delta = part["delta"]
                     text.append(delta)
                     out._text.append(delta)
-                    emit(
-                        {
-                            "type": "text-delta",
-                            "runId": run_id,
-                            "from": "AGENT",
-                            "payload": {"id": part["id"], "text": delta},
-                        }
-                    )
+                    emit({"type": "text-delta", "runId": run_id, "from": "AGENT",
+                          "payload": {"id": part["id"], "text": delta}})  # fmt: skip
                     if objects is not None:
                         partial = objects.feed(delta)
                         if partial is not None:
@@ -199,84 +316,47 @@ async def _run_step(
                     delta = part["delta"]
                     reasoning.append(delta)
                     out._reasoning.append(delta)
-                    emit(
-                        {
-                            "type": "reasoning-delta",
-                            "runId": run_id,
-                            "from": "AGENT",
-                            "payload": {"id": part["id"], "text": delta},
-                        }
-                    )
+                    emit({"type": "reasoning-delta", "runId": run_id, "from": "AGENT",
+                          "payload": {"id": part["id"], "text": delta}})  # fmt: skip
                 elif t == "tool-input-delta":
-                    emit(
-                        {
-                            "type": "tool-call-delta",
-                            "runId": run_id,
-                            "from": "AGENT",
-                            "payload": {
-                                "toolCallId": part["id"],
-                                "toolName": input_names.get(part["id"], ""),
-                                "argsTextDelta": part["delta"],
-                            },
-                        }
-                    )
+                    emit({"type": "tool-call-delta", "runId": run_id, "from": "AGENT",
+                          "payload": {"toolCallId": part["id"],
+                                      "toolName": input_names.get(part["id"], ""),
+                                      "argsTextDelta": part["delta"]}})  # fmt: skip
                 elif t in ("text-start", "text-end", "reasoning-start", "reasoning-end"):
-                    emit(
-                        {"type": t, "runId": run_id, "from": "AGENT", "payload": {"id": part["id"]}}
-                    )
+                    emit({"type": t, "runId": run_id, "from": "AGENT",
+                          "payload": {"id": part["id"]}})  # fmt: skip
                 elif t == "tool-input-start":
                     input_names[part["id"]] = part["toolName"]
-                    emit(
-                        {
-                            "type": "tool-call-input-streaming-start",
-                            "runId": run_id,
-                            "from": "AGENT",
-                            "payload": {"toolCallId": part["id"], "toolName": part["toolName"]},
-                        }
-                    )
+                    emit({"type": "tool-call-input-streaming-start", "runId": run_id,
+                          "from": "AGENT",
+                          "payload": {"toolCallId": part["id"], "toolName": part["toolName"]}})  # fmt: skip
                 elif t == "tool-input-end":
-                    emit(
-                        {
-                            "type": "tool-call-input-streaming-end",
-                            "runId": run_id,
-                            "from": "AGENT",
-                            "payload": {"toolCallId": part["id"]},
-                        }
-                    )
+                    emit({"type": "tool-call-input-streaming-end", "runId": run_id,
+                          "from": "AGENT", "payload": {"toolCallId": part["id"]}})  # fmt: skip
                 elif t == "tool-call":
                     call = _parse_call(part)
                     calls.append(call)
                     out._tool_calls.append(call)
-                    emit({"type": "tool-call", "runId": run_id, "from": "AGENT", "payload": call})
-                    tasks.append(
-                        tg.create_task(
-                            _call_tool(out, cfg, call, outcomes),
+                    emit({"type": "tool-call", "runId": run_id, "from": "AGENT",
+                          "payload": call})  # fmt: skip
+                    tool = cfg.tools.get(call["toolName"])
+                    if tool is not None and (cfg.require_tool_approval or tool.require_approval):
+                        pending.append(PendingCall(call, "approval"))
+                        emit(approval_chunk(run_id, call, tool))
+                    else:
+                        tasks.append(tg.create_task(
+                            call_tool(out, cfg.setup, call, outcomes, pending),
                             name=f"tool:{call['toolName']}:{call['toolCallId']}",
-                        )
-                    )
+                        ))  # fmt: skip
                 elif t == "finish":
                     usage = normalize_usage(part.get("usage"))
                     reason = part.get("finishReason") or "stop"
                 elif t == "response-metadata":
                     metadata = {k: v for k, v in part.items() if k != "type"}
-                elif t == "source":
-                    emit(
-                        {
-                            "type": "source",
-                            "runId": run_id,
-                            "from": "AGENT",
-                            "payload": {k: v for k, v in part.items() if k != "type"},
-                        }
-                    )
-                elif t == "file":
-                    emit(
-                        {
-                            "type": "file",
-                            "runId": run_id,
-                            "from": "AGENT",
-                            "payload": {k: v for k, v in part.items() if k != "type"},
-                        }
-                    )
+                elif t in ("source", "file"):
+                    emit({"type": t, "runId": run_id, "from": "AGENT",
+                          "payload": {k: v for k, v in part.items() if k != "type"}})  # fmt: skip
                 elif t == "error":
                     err = part.get("error")
                     raise err if isinstance(err, BaseException) else ModelError(str(err))
@@ -299,24 +379,16 @@ async def _run_step(
 
     step_text = "".join(text)
     results = [outcomes[c["toolCallId"]] for c in calls if c["toolCallId"] in outcomes]
-    ok = [r for r in results if "result" in r]
-    errors = [r for r in results if "error" in r]
-    continued = bool(calls) and step_number + 1 < cfg.max_steps
+    continued = bool(calls) and not pending and step_number + 1 < cfg.max_steps
     if metadata:
         out._response = metadata
-    emit(
-        {
-            "type": "step-finish",
-            "runId": run_id,
-            "from": "AGENT",
-            "payload": {
-                "messageId": message_id,
-                "stepResult": {"reason": reason, "isContinued": continued, "warnings": []},
-                "output": {"text": step_text, "toolCalls": calls, "usage": usage},
-                "metadata": {"modelId": model.model_id, "timestamp": _now_iso(), **metadata},
-            },
-        }
-    )
+    emit({"type": "step-finish", "runId": run_id, "from": "AGENT",
+          "payload": {
+              "messageId": message_id,
+              "stepResult": {"reason": reason, "isContinued": continued, "warnings": []},
+              "output": {"text": step_text, "toolCalls": calls, "usage": usage},
+              "metadata": {"modelId": model.model_id, "timestamp": _now_iso(), **metadata},
+          }})  # fmt: skip
 
     assistant: list[dict[str, Any]] = []
     if reasoning:
@@ -324,46 +396,27 @@ async def _run_step(
     if step_text:
         assistant.append({"type": "text", "text": step_text})
     for c in calls:
-        assistant.append(
-            {
-                "type": "tool-call",
-                "toolCallId": c["toolCallId"],
-                "toolName": c["toolName"],
-                "input": c["args"],
-            }
-        )
-    new_messages: list[ModelMessage] = []
+        assistant.append({"type": "tool-call", "toolCallId": c["toolCallId"],
+                          "toolName": c["toolName"], "input": c["args"]})  # fmt: skip
     if assistant:
-        new_messages.append({"role": "assistant", "content": assistant})
+        message: ModelMessage = {"role": "assistant", "content": assistant}
+        conversation.append(message)
+        out._response_messages.append(message)
     if results:
-        new_messages.append(
-            {
-                "role": "tool",
-                "content": [
-                    {
-                        "type": "tool-result",
-                        "toolCallId": r["toolCallId"],
-                        "toolName": r["toolName"],
-                        "output": r["result"] if "result" in r else {"error": r["error"]},
-                        "isError": "error" in r,
-                    }
-                    for r in results
-                ],
-            }
-        )
-    conversation.extend(new_messages)
-    out._response_messages.extend(new_messages)
-    return StepResult(
+        _add_tool_results(conversation, results)
+        out._response_messages.append({"role": "tool", "content": _result_parts(results)})
+    step = StepResult(
         step_number=step_number,
         text=step_text,
         reasoning_text="".join(reasoning),
         tool_calls=calls,
-        tool_results=ok,
-        tool_errors=errors,
+        tool_results=[r for r in results if "result" in r],
+        tool_errors=[r for r in results if "error" in r],
         finish_reason=reason,
         usage=usage,
         response=metadata,
     )
+    return step, pending
 
 
 def _parse_call(part: Mapping[str, Any]) -> dict[str, Any]:
@@ -376,55 +429,5 @@ def _parse_call(part: Mapping[str, Any]) -> dict[str, Any]:
             args = raw  # kept as text; the tool reports it as invalid JSON
     else:
         args = raw
-    return {
-        "toolCallId": part.get("toolCallId") or f"call-{uuid.uuid4().hex[:12]}",
-        "toolName": part["toolName"],
-        "args": args,
-    }
-
-
-async def _call_tool(
-    out: AgentOutput,
-    cfg: LoopConfig,
-    call: dict[str, Any],
-    outcomes: dict[str, dict[str, Any]],
-) -> None:
-    """Run one tool call; every outcome but cancellation becomes a chunk the model will see."""
-    emit = out.emit
-    name = call["toolName"]
-    call_id = call["toolCallId"]
-    writer = ToolOutputWriter(emit, run_id=out.run_id, tool_call_id=call_id, tool_name=name)
-    try:
-        tool = cfg.tools.get(name)
-        if tool is None:
-            raise UnknownToolError(
-                f"the model called tool {name!r}, which agent {cfg.agent_id!r} does not have; "
-                f"its tools: {', '.join(sorted(cfg.tools)) or '(none)'}"
-            )
-        ctx = ToolContext(
-            writer=writer,
-            run_id=out.run_id,
-            tool_call_id=call_id,
-            tool_name=name,
-            runtime_context=cfg.runtime_context,
-            agent_id=cfg.agent_id,
-            registry=cfg.registry,
-        )
-        result = await tool.run(call["args"], ctx)
-    except Exception as exc:
-        writer.close()
-        info = error_info(exc)
-        outcome: dict[str, Any] = {
-            "toolCallId": call_id,
-            "toolName": name,
-            "error": info,
-            "args": call["args"],
-        }
-        outcomes[call_id] = outcome
-        emit({"type": "tool-error", "runId": out.run_id, "from": "AGENT", "payload": outcome})
-        return
-    writer.close()
-    outcome = {"toolCallId": call_id, "toolName": name, "result": result, "args": call["args"]}
-    outcomes[call_id] = outcome
-    out._tool_results.append(outcome)
-    emit({"type": "tool-result", "runId": out.run_id, "from": "AGENT", "payload": outcome})
+    return {"toolCallId": part.get("toolCallId") or f"call-{uuid.uuid4().hex[:12]}",
+            "toolName": part["toolName"], "args": args}  # fmt: skip

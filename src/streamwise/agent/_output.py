@@ -44,6 +44,7 @@ class GenerateResult:
     response: dict[str, Any]
     status: RunStatus
     object: Any = None
+    suspended: list[dict[str, Any]] = field(default_factory=list)
 
 
 class AgentOutput(RunOutput):
@@ -75,6 +76,7 @@ class AgentOutput(RunOutput):
         self._response: dict[str, Any] = {}
         self._response_messages: list[ModelMessage] = []
         self._object: Any = None
+        self._suspended: list[dict[str, Any]] = []
 
     # -- streams ---------------------------------------------------------------------------
 
@@ -123,6 +125,12 @@ class AgentOutput(RunOutput):
         return Deferred(self, self._ok(lambda: self._object))
 
     @property
+    def suspended(self) -> Awaitable[list[dict[str, Any]]]:
+        """The calls a suspended run waits on: ``{toolCallId, toolName, args, kind,
+        suspendPayload}`` with ``kind`` ``approval`` or ``suspended`` (empty otherwise)."""
+        return Deferred(self, self._ok(lambda: list(self._suspended)))
+
+    @property
     def finish_reason(self) -> Awaitable[str | None]:
         """The last step's finish reason (``abort`` for a cancelled run)."""
         return Deferred(self, self._ok(lambda: self._finish_reason))
@@ -167,6 +175,7 @@ class AgentOutput(RunOutput):
             response={**self._response, "messages": list(self._response_messages)},
             status=self._status,
             object=self._object,
+            suspended=list(self._suspended),
         )
 
     def _abort_chunk(self) -> Chunk:

@@ -13,7 +13,9 @@ Sans-IO: no event loop, no database; ``feed(chunk)`` for every chunk the run wri
   one with the same type and id replaces the earlier (as the AI SDK reconciles them);
 - ``source`` / ``file`` become ``{type: 'source', source}`` / ``{type: 'file', mimeType, data}``;
 - the terminal chunk sets the status: ``finish`` → ``success``, ``error`` → ``failed``,
-  ``abort`` → ``canceled``; a run that ends with neither (its process died) is ``interrupted``.
+  ``abort`` → ``canceled``, a ``finish`` whose reason is ``suspended`` (waiting for approval or
+  resume data) → ``suspended``; a run that ends with none (its process died) is
+  ``interrupted``.
   Anything but ``success`` keeps what arrived and marks the message ``partial``.
 """
 
@@ -204,6 +206,9 @@ class MessageRecorder:
         if t == "finish":
             self.finish_reason = (payload.get("stepResult") or {}).get("reason")
             self.usage = (payload.get("output") or {}).get("usage")
+            if self.finish_reason == "suspended":
+                # The stream ended waiting for approval or resume data: not an answer yet.
+                self.status = "suspended"
         elif t == "error":
             self.error = payload.get("error")
             self.finish_reason = "error"

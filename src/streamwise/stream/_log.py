@@ -4,9 +4,13 @@ One producer (the run's owner task) appends; every reader starts at offset 0 (or
 follows live. Readers never slow the producer and never copy chunks. A reader that is cancelled
 while waiting only drops its own waiter, so other readers are unaffected.
 
-The log holds every chunk of the run for as long as the run's output object lives: that is what
-makes replay for several readers (and ``observe`` from an offset) possible. ``statistics()`` says
-how much is held.
+By default the log holds every chunk of the run for as long as the run's output object lives:
+that is what makes replay for several readers (and ``observe`` from an offset) possible, and it
+is bounded by the run's own length, never by how slowly anyone reads. A log made with
+``max_chunks`` keeps a replay window instead: when it holds more than ``max_chunks`` it drops the
+oldest half, so memory stays bounded for runs of any length; a reader that fell behind the
+window gets :class:`ChunkLogTruncatedError` (the run's stored event log still has everything).
+``statistics()`` says how much is held and dropped.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from ..errors import ChunkLogTruncatedError
 from ._chunks import Chunk
 
 __all__ = ("ChunkLog", "LogStatistics")
@@ -23,25 +28,41 @@ __all__ = ("ChunkLog", "LogStatistics")
 
 @dataclass(frozen=True, slots=True)
 class LogStatistics:
-    """A snapshot of a :class:`ChunkLog`: how many chunks it holds and who waits on it."""
+    """A snapshot of a :class:`ChunkLog`.
+
+    Attributes:
+        chunks: how many chunks were written (the offset the next one will have).
+        readers_waiting: readers waiting for the next chunk.
+        closed: True once the log is closed.
+        held: how many chunks are in memory now.
+        dropped: how many of the oldest chunks left the replay window.
+        max_chunks: the replay window's size, or None for the whole run.
+    """
 
     chunks: int
     readers_waiting: int
     closed: bool
+    held: int = 0
+    dropped: int = 0
+    max_chunks: int | None = None
 
 
 class ChunkLog:
     """Append-only chunk log with replaying, live-following readers."""
 
-    __slots__ = ("_chunks", "_closed", "_waiters")
+    __slots__ = ("_base", "_chunks", "_closed", "_max", "_waiters")
 
-    def __init__(self) -> None:
+    def __init__(self, max_chunks: int | None = None) -> None:
+        if max_chunks is not None and max_chunks < 2:
+            raise ValueError(f"max_chunks must be at least 2 (or None), got {max_chunks}")
         self._chunks: list[Chunk] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._closed = False
+        self._max = max_chunks
+        self._base = 0  # offset of _chunks[0]
 
     def __len__(self) -> int:
-        return len(self._chunks)
+        return self._base + len(self._chunks)
 
     @property
     def closed(self) -> bool:
@@ -50,7 +71,12 @@ class ChunkLog:
 
     def append(self, chunk: Chunk) -> None:
         """Append one chunk and wake every waiting reader. Never blocks."""
-        self._chunks.append(chunk)
+        chunks = self._chunks
+        chunks.append(chunk)
+        if self._max is not None and len(chunks) > self._max:
+            drop = len(chunks) - self._max // 2
+            del chunks[:drop]
+            self._base += drop
         if self._waiters:
             self._wake()
 
@@ -65,23 +91,51 @@ class ChunkLog:
             if not w.done():
                 w.set_result(None)
 
+    def _index(self, offset: int) -> int:
+        index = offset - self._base
+        if index < 0:
+            raise ChunkLogTruncatedError(
+                f"chunk {offset} has left the replay window of {self._max} chunks (the oldest "
+                f"kept is {self._base}); read it from the run's stored event log"
+            )
+        return index
+
     def snapshot(self, offset: int = 0) -> list[Chunk]:
-        """The chunks from ``offset`` on, as they are now."""
-        return self._chunks[offset:]
+        """The chunks from ``offset`` on, as they are now.
+
+        Raises:
+            ChunkLogTruncatedError: ``offset`` has left the replay window.
+        """
+        return self._chunks[self._index(offset) :]
 
     async def read(self, offset: int = 0) -> AsyncIterator[Chunk]:
-        """Yield every chunk from ``offset``, then follow live until the log is closed."""
-        chunks = self._chunks
-        i = offset
+        """Yield every chunk from ``offset``, then follow live until the log is closed.
+
+        Raises:
+            ChunkLogTruncatedError: the reader fell behind the replay window.
+        """
+        position = offset
+        windowed = self._max is not None
         while True:
-            n = len(chunks)
-            while i < n:
-                yield chunks[i]
-                i += 1
-            if self._closed:
-                if i >= len(chunks):
-                    return
+            chunks = self._chunks
+            if windowed:
+                base = self._base
+                i = self._index(position)
+                while i < len(chunks):
+                    yield chunks[i]
+                    i += 1
+                    if self._base != base:  # the window moved while we were away
+                        break
+                position = base + i
+            else:  # the hot path: nothing is ever dropped, offsets are indexes
+                n = len(chunks)
+                while position < n:
+                    yield chunks[position]
+                    position += 1
+            if position < len(self):
                 continue
+            if self._closed:
+                return
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
             try:
@@ -93,5 +147,7 @@ class ChunkLog:
                 raise
 
     def statistics(self) -> LogStatistics:
-        """How many chunks are held and how many readers are waiting for the next one."""
-        return LogStatistics(len(self._chunks), len(self._waiters), self._closed)
+        """How many chunks were written, are held and were dropped; who waits."""
+        return LogStatistics(
+            len(self), len(self._waiters), self._closed, len(self._chunks), self._base, self._max
+        )

@@ -68,6 +68,11 @@ class RunOutput:
     #: ``from`` of the run's own chunks.
     source: str = "AGENT"
 
+    #: How many chunks a run keeps in memory for replay: None (the default) keeps the whole
+    #: run; a number bounds memory for very long runs, and readers that fall further behind
+    #: get ``ChunkLogTruncatedError`` (PROTOCOL.md §3, DESIGN.md "Backpressure").
+    replay_window: int | None = None
+
     def __init__(
         self,
         *,
@@ -75,7 +80,7 @@ class RunOutput:
         on_chunk: Callable[[Chunk], Any] | None = None,
     ) -> None:
         self.run_id: str = run_id or str(uuid.uuid4())
-        self._log = ChunkLog()
+        self._log = ChunkLog(self.replay_window)
         self._finished = asyncio.Event()
         self._status: RunStatus = "running"
         self._error: BaseException | None = None
@@ -226,11 +231,7 @@ class RunOutput:
         for child in pending:
             child.cancel()
         for child in pending:
-            try:
-                await child._finished.wait()
-            except asyncio.CancelledError:
-                # Cancelled again while cleaning up: the children are cancelled already.
-                raise
+            await child._finished.wait()
 
     def add_usage(self, usage: Usage) -> None:
         """Count ``usage`` as this run's own (a model call made by the run)."""

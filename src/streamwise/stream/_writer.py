@@ -142,6 +142,7 @@ class StepOutputWriter(Writer):
                 "type": "workflow-step-output",
                 "runId": self._run_id,
                 "from": "USER",
-                "payload": {"output": value, "runId": self._run_id, "stepName": self._step_name},
+                # Key order as in Mastra's capture (reference-traces/wf-stream.raw).
+                "payload": {"stepName": self._step_name, "output": value, "runId": self._run_id},
             }
         )

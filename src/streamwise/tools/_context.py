@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from ..errors import NoAppError
 from ..stream import Writer
 
-__all__ = ("AppRegistry", "ToolContext")
+__all__ = ("AppRegistry", "ToolContext", "ToolSuspension")
+
+
+class ToolSuspension(BaseException):
+    """Raised by ``await ctx.suspend(payload)`` to pause the tool call; the agent catches it.
+
+    A ``BaseException`` so that a tool's own ``except Exception`` does not swallow it.
+    """
+
+    def __init__(self, payload: Any) -> None:
+        super().__init__("tool call suspended")
+        self.payload = payload
 
 
 class AppRegistry(Protocol):
@@ -36,6 +47,8 @@ class ToolContext:
         tool_name: the tool's name as the model called it.
         runtime_context: the ``runtime_context`` given to ``stream()``.
         agent_id: the id of the calling agent.
+        resume_data: the data given to ``agent.resume_stream(...)`` when this call was
+            suspended and is now resumed (None on the first execution).
     """
 
     writer: Writer
@@ -45,6 +58,21 @@ class ToolContext:
     runtime_context: Mapping[str, Any] = field(default_factory=dict)
     agent_id: str | None = None
     registry: AppRegistry | None = None
+    resume_data: Any = None
+    suspend_schema: Any = None
+
+    async def suspend(self, payload: Any = None) -> NoReturn:
+        """Pause this tool call: the run ends with ``tool-call-suspended`` and status
+        ``suspended``; ``agent.resume_stream(data, run_id=…)`` runs the tool again with
+        ``ctx.resume_data`` set.
+
+        Raises:
+            ToolSuspension: always (the agent catches it).
+            ValueError: ``payload`` does not fit the tool's ``suspend_schema``.
+        """
+        if self.suspend_schema is not None:
+            payload = self.suspend_schema.model_validate(payload).model_dump(mode="json")
+        raise ToolSuspension(payload)
 
     @property
     def app(self) -> AppRegistry:

@@ -32,6 +32,16 @@ class Tool:
     input_schema: type[pydantic.BaseModel]
     execute: Execute
     output_schema: type[pydantic.BaseModel] | None = None
+    require_approval: bool = False
+    """Pause every call for ``agent.approve_tool_call`` / ``decline_tool_call`` first."""
+    resume_schema: type[pydantic.BaseModel] | None = None
+    """What ``agent.resume_stream(data)`` must send when the tool suspended itself."""
+    suspend_schema: type[pydantic.BaseModel] | None = None
+    """What ``await ctx.suspend(payload)`` must send."""
+
+    def resume_json_schema(self) -> dict[str, Any] | None:
+        """The JSON Schema of ``resume_schema`` (sent in approval / suspension chunks)."""
+        return None if self.resume_schema is None else _json_schema(self.resume_schema)
 
     def json_schema(self) -> dict[str, Any]:
         """The JSON Schema of the input, as sent to the model."""
@@ -117,6 +127,10 @@ def create_tool(
     input_schema: type[pydantic.BaseModel],
     execute: Execute,
     output_schema: type[pydantic.BaseModel] | None = None,
+    *,
+    require_approval: bool = False,
+    resume_schema: type[pydantic.BaseModel] | None = None,
+    suspend_schema: type[pydantic.BaseModel] | None = None,
 ) -> Tool:
     """Make a tool.
 
@@ -127,6 +141,11 @@ def create_tool(
         execute: ``async def execute(input, ctx) -> result``; ``input`` is an instance of
             ``input_schema``, ``ctx`` a :class:`ToolContext`.
         output_schema: optional pydantic model the result must fit.
+        require_approval: every call waits for ``agent.approve_tool_call(run_id)`` (or
+            ``decline_tool_call``) before it runs; the stream shows ``tool-call-approval``.
+        resume_schema: the data ``agent.resume_stream(data, run_id=…)`` must give a call that
+            suspended itself with ``await ctx.suspend(payload)``.
+        suspend_schema: what ``ctx.suspend(payload)`` must be given.
     """
     if not isinstance(id, str) or not id or not all(c.isalnum() or c in "_-" for c in id):
         raise ConfigurationError(
@@ -134,13 +153,16 @@ def create_tool(
         )
     if not (isinstance(input_schema, type) and issubclass(input_schema, pydantic.BaseModel)):
         raise ConfigurationError(f"input_schema of tool {id!r} must be a pydantic model class")
-    if output_schema is not None and not (
-        isinstance(output_schema, type) and issubclass(output_schema, pydantic.BaseModel)
-    ):
-        raise ConfigurationError(f"output_schema of tool {id!r} must be a pydantic model class")
+    for label, schema in (("output_schema", output_schema), ("resume_schema", resume_schema),
+                          ("suspend_schema", suspend_schema)):  # fmt: skip
+        if schema is not None and not (
+            isinstance(schema, type) and issubclass(schema, pydantic.BaseModel)
+        ):
+            raise ConfigurationError(f"{label} of tool {id!r} must be a pydantic model class")
     if not inspect.iscoroutinefunction(execute):
         raise ConfigurationError(f"execute of tool {id!r} must be an async function")
-    return Tool(id, description, input_schema, execute, output_schema)
+    return Tool(id, description, input_schema, execute, output_schema, require_approval,
+                resume_schema, suspend_schema)  # fmt: skip
 
 
 @overload

@@ -1,0 +1,145 @@
+"""Mastra's agent routes (PROTOCOL.md §7): list, describe, stream, generate, observe, cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..agent import Agent, AgentOutput
+from ..errors import ConfigurationError
+from ._bodies import AgentObserveBody, AgentStreamBody, BodyError, agent_input, read_body
+from ._responses import error_response, json_response
+from ._state import ServerState
+from ._streaming import ChunkStreamResponse, SSEFraming
+from ._summaries import agent_summary
+
+__all__ = ("agent_routes", "start_agent_run")
+
+
+def _no_agent(agent_id: str) -> Response:
+    return error_response(404, f"agent {agent_id!r} not found")
+
+
+def start_agent_run(state: ServerState, agent: Agent, body: AgentStreamBody) -> AgentOutput:
+    """Start a run of ``agent`` for a request body and hold it in the registry.
+
+    Raises:
+        BodyError: the messages cannot be sent to the agent, or the run id is taken.
+    """
+    if body.run_id is not None and state.runs.is_running(body.run_id):
+        raise BodyError(409, f"run {body.run_id!r} is still running")
+    context: dict[str, Any] = {**(body.runtime_context or {}), **(body.request_context or {})}
+    try:
+        out = agent.stream(
+            agent_input(body.messages),
+            max_steps=body.max_steps,
+            runtime_context=context,
+            run_id=body.run_id,
+        )
+    except ConfigurationError as exc:
+        raise BodyError(400, f"invalid request body: {exc}") from None
+    state.runs.add(agent.id, out)
+    return out
+
+
+def agent_routes(state: ServerState) -> list[Route]:
+    """The ``/api/agents`` routes bound to ``state``."""
+    limit = state.settings.max_body_bytes
+
+    async def list_agents(request: Request) -> Response:
+        return json_response({aid: agent_summary(a) for aid, a in state.app.agents.items()})
+
+    async def get_agent(request: Request) -> Response:
+        agent_id = request.path_params["agent_id"]
+        agent = state.agent(agent_id)
+        if agent is None:
+            return _no_agent(agent_id)
+        return json_response(agent_summary(agent))
+
+    async def stream(request: Request) -> Response | ChunkStreamResponse:
+        agent_id = request.path_params["agent_id"]
+        agent = state.agent(agent_id)
+        if agent is None:
+            return _no_agent(agent_id)
+        try:
+            body = await read_body(request, AgentStreamBody, limit=limit)
+            out = start_agent_run(state, agent, body)
+        except BodyError as exc:
+            return error_response(exc.status, exc.message, issues=exc.issues)
+        return ChunkStreamResponse(
+            out, SSEFraming(), heartbeat_interval=state.settings.heartbeat_interval
+        )
+
+    async def generate(request: Request) -> Response:
+        agent_id = request.path_params["agent_id"]
+        agent = state.agent(agent_id)
+        if agent is None:
+            return _no_agent(agent_id)
+        try:
+            body = await read_body(request, AgentStreamBody, limit=limit)
+            out = start_agent_run(state, agent, body)
+        except BodyError as exc:
+            return error_response(exc.status, exc.message, issues=exc.issues)
+        await out.wait()
+        error = await out.error
+        if error is not None:
+            return error_response(500, str(error) or type(error).__name__, runId=out.run_id)
+        result = await out.result()
+        return json_response(
+            {
+                "runId": result.run_id,
+                "text": result.text,
+                "reasoningText": result.reasoning_text,
+                "usage": result.usage,
+                "totalUsage": result.total_usage,
+                "finishReason": result.finish_reason,
+                "toolCalls": result.tool_calls,
+                "toolResults": result.tool_results,
+                "response": result.response,
+                "status": result.status,
+            }
+        )
+
+    async def observe(request: Request) -> Response | ChunkStreamResponse:
+        agent_id = request.path_params["agent_id"]
+        if state.agent(agent_id) is None:
+            return _no_agent(agent_id)
+        try:
+            body = await read_body(request, AgentObserveBody, limit=limit)
+        except BodyError as exc:
+            return error_response(exc.status, exc.message, issues=exc.issues)
+        out = state.runs.get(agent_id, body.run_id)
+        if out is None:
+            return error_response(404, f"run {body.run_id!r} of agent {agent_id!r} not found")
+        return ChunkStreamResponse(
+            out,
+            SSEFraming(),
+            offset=body.offset,
+            heartbeat_interval=state.settings.heartbeat_interval,
+        )
+
+    async def cancel(request: Request) -> Response:
+        agent_id = request.path_params["agent_id"]
+        run_id = request.path_params["run_id"]
+        if state.agent(agent_id) is None:
+            return _no_agent(agent_id)
+        out = state.runs.get(agent_id, run_id)
+        if out is None:
+            return error_response(404, f"run {run_id!r} of agent {agent_id!r} not found")
+        canceled = out.cancel()
+        if canceled:
+            await out.wait()
+        message = "run canceled" if canceled else "run had ended"
+        return json_response({"message": message, "canceled": canceled, "status": await out.status})
+
+    return [
+        Route("/api/agents", list_agents, methods=["GET"]),
+        Route("/api/agents/{agent_id}", get_agent, methods=["GET"]),
+        Route("/api/agents/{agent_id}/stream", stream, methods=["POST"]),
+        Route("/api/agents/{agent_id}/generate", generate, methods=["POST"]),
+        Route("/api/agents/{agent_id}/observe", observe, methods=["POST"]),
+        Route("/api/agents/{agent_id}/runs/{run_id}/cancel", cancel, methods=["POST"]),
+    ]
