@@ -415,3 +415,25 @@ async def test_memory_data_parts_from_a_nested_run_are_stored_in_the_parent(db_u
         "tool-invocation", "data-card", "text",
     ]  # fmt: skip
     assert parts[1]["toolInvocation"]["result"] == {"text": "child done"}
+
+
+async def test_memory_stream_waiting_for_approval_is_stored_as_suspended(db_url: str) -> None:
+    async def delete(inp: Q, ctx: ToolContext) -> dict[str, bool]:
+        return {"deleted": True}
+
+    tool = create_tool("delete", "Delete", Q, delete, require_approval=True)
+    model = ScriptedModel([{"tool_calls": [{"name": "delete", "args": {"q": "r1"}, "id": "c1"}]}])
+    agent = Agent("admin", model=model, tools=[tool])
+    async with Streamwise(agents=[agent], storage=db_url) as app:
+        out = agent.stream("delete r1", memory={"thread": "t"})
+        assert await out.status == "suspended"
+        stored = await app.storage.list_messages("t")
+        run = await app.storage.get_run(out.run_id)
+    parts = stored[1]["content"]
+    assert parts[1]["toolInvocation"]["state"] == "call"
+    assert (stored[1]["metadata"]["status"], stored[1]["metadata"]["partial"]) == (
+        "suspended",
+        True,
+    )
+    assert run is not None
+    assert run["status"] == "suspended"
