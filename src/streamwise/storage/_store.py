@@ -11,7 +11,6 @@ an in-memory database one connection); PostgreSQL transactions run concurrently.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib.util
 import logging
 import socket
@@ -194,11 +193,15 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin):
         engine, events = self._engine, self._events
         if engine is None:
             return
+        # Closing is best effort: with the database gone, the next store to open marks this
+        # store's runs interrupted all the same (its owner row goes stale).
         try:
             if events is not None:
-                with contextlib.suppress(Exception):
+                try:
                     await events.stop()
-            with contextlib.suppress(Exception):
+                except Exception as exc:
+                    _log.warning("%r: unwritten run events lost on close: %s", self, exc)
+            try:
                 async with self._tx() as conn:
                     await conn.execute(
                         sa.update(s.runs)
@@ -206,6 +209,8 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin):
                         .values(status="interrupted", ended_at=now_ms())
                     )
                     await conn.execute(sa.delete(s.owners).where(s.owners.c.id == self.owner_id))
+            except Exception as exc:
+                _log.warning("%r: could not mark its runs on close: %s", self, exc)
         finally:
             self._engine = None
             await engine.dispose()
