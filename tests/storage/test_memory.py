@@ -437,3 +437,16 @@ async def test_memory_stream_waiting_for_approval_is_stored_as_suspended(db_url:
     )
     assert run is not None
     assert run["status"] == "suspended"
+
+
+async def test_memory_run_id_given_again_starts_a_fresh_log(db_url: str) -> None:
+    agent = Agent("a", model=ScriptedModel([{"text": "first answer"}, {"text": "second"}]))
+    async with Streamwise(agents=[agent], storage=db_url) as app:
+        await collect(agent.stream("q1", memory={"thread": "t"}, run_id="same"))
+        out = agent.stream("q2", memory={"thread": "t"}, run_id="same")
+        chunks = await collect(out)
+        assert await app.storage.read_events("same") == chunks
+        stored = await app.storage.list_messages("t")
+    assert texts(stored) == [
+        ("user", "q1"), ("assistant", "first answer"), ("user", "q2"), ("assistant", "second"),
+    ]  # fmt: skip

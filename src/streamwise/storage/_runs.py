@@ -52,7 +52,8 @@ class RunsMixin(StoreBase):
         thread_id: str | None,
         resource_id: str | None,
         now: int,
-    ) -> None:
+    ) -> bool:
+        """Upsert the run's row; True when it is new (False: the id ran before)."""
         check_id(run_id, "run id")
         values = {
             "run_id": run_id,
@@ -71,11 +72,12 @@ class RunsMixin(StoreBase):
             index_elements=[s.runs.c.run_id],
             set_={"status": "running", "owner": self.owner_id, "ended_at": None},
         )
-        await conn.execute(stmt)
+        started = (await conn.execute(stmt.returning(s.runs.c.started_at))).scalar()
         await self._heartbeat(conn, now)
         self._owned.add(run_id)
         if self._events is not None:
             self._events.wake()
+        return started == now
 
     async def end_run(self, run_id: str, status: RunStatus) -> None:
         """Record the end of a run."""

@@ -315,7 +315,11 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin):
         """
         now = now_ms()
         async with self._tx() as conn:
-            await self._start_run(conn, run_id, "agent", agent_id, thread_id, resource_id, now)
+            if not await self._start_run(
+                conn, run_id, "agent", agent_id, thread_id, resource_id, now
+            ):
+                # An agent run id given again is a new run: its log starts afresh.
+                await conn.execute(sa.delete(s.events).where(s.events.c.run_id == run_id))
             if thread_id is None:
                 return []
             # Create the thread if new, touch it if not, and learn its owner: one statement.
