@@ -450,3 +450,19 @@ async def test_memory_run_id_given_again_starts_a_fresh_log(db_url: str) -> None
     assert texts(stored) == [
         ("user", "q1"), ("assistant", "first answer"), ("user", "q2"), ("assistant", "second"),
     ]  # fmt: skip
+
+
+async def test_memory_concurrent_runs_on_one_thread_keep_every_message(db_url: str) -> None:
+    agent = Agent(
+        "a",
+        model=ScriptedModel(
+            lambda messages: {"text": [f"re:{messages[-1]['content']} ", "done"], "delay": 0.001}
+        ),
+    )
+    async with Streamwise(agents=[agent], storage=db_url) as app:
+        outs = [agent.stream(f"q{i}", memory={"thread": "t", "last_messages": 0}) for i in range(8)]
+        await asyncio.gather(*(o.wait() for o in outs))
+        stored = texts(await app.storage.list_messages("t"))
+    assert len(stored) == 16
+    for i in range(8):
+        assert stored.index(("user", f"q{i}")) < stored.index(("assistant", f"re:q{i} done"))
