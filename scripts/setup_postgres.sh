@@ -59,6 +59,15 @@ as_owner() {
 mkdir -p "$pgdir"
 if [ "$(id -u)" = 0 ]; then
   chown postgres: "$pgdir"
+  if ! runuser -u postgres -- test -w "$pgdir"; then
+    # The checkout is not reachable by the postgres user (say, under a 0700 home): keep the
+    # cluster in a directory of its own under /tmp instead, one per checkout.
+    pgdir="${TMPDIR:-/tmp}/streamwise-pg-$(printf '%s' "$root" | cksum | cut -d' ' -f1)"
+    data="$pgdir/data"
+    mkdir -p "$pgdir"
+    chown postgres: "$pgdir"
+    log "using $pgdir ($root is not reachable by the postgres user)"
+  fi
 fi
 
 if [ ! -f "$data/PG_VERSION" ]; then
@@ -85,7 +94,7 @@ else
   echo "$port" >"$port_file"
   log "starting PostgreSQL on 127.0.0.1:$port"
   as_owner "$bindir/pg_ctl" -D "$data" -l "$pgdir/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $pgdir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories= -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
     start >&2 || { tail -n 30 "$pgdir/server.log" >&2; exit 1; }
 fi
 

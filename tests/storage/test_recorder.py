@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from streamwise.storage import MessageRecorder
+from streamwise.storage._events import pack_chunks, unpack_chunks
 
 
 def c(t: str, **payload: Any) -> dict[str, Any]:
@@ -130,3 +131,41 @@ def test_recorder_has_content_ignores_step_boundaries() -> None:
     assert not rec.has_content()
     rec.feed(c("text-delta", id="t", text="x"))
     assert rec.has_content()
+
+
+def test_recorder_feed_many_matches_feed_one_by_one() -> None:
+    chunks = [
+        START, c("step-start"), c("text-start", id="a"),
+        *[c("text-delta", id="a", text=f"{i} ") for i in range(50)],
+        c("reasoning-start", id="r"), c("reasoning-delta", id="r", text="hm"),
+        c("text-delta", id="a", text="after"), c("text-end", id="a"),
+        c("text-start", id="a"), c("text-delta", id="a", text="again"), c("text-end", id="a"),
+        c("text-delta", id="b", text="no start"),
+        c("finish", stepResult={"reason": "stop"}, output={}),
+    ]  # fmt: skip
+    one = feed(MessageRecorder(), chunks)
+    many = MessageRecorder()
+    many.feed_many(chunks)
+    assert many.parts() == one.parts()
+    assert many.metadata() == one.metadata()
+    assert many.parts()[1]["text"].endswith("49 after")
+
+
+def test_recorder_feed_many_takes_packed_event_log_items() -> None:
+    chunks = [
+        START, c("step-start"), c("text-start", id="a"),
+        *[c("text-delta", id="a", text=f"{i} ") for i in range(30)],
+        c("text-end", id="a"), c("text-start", id="b"),
+        *[c("text-delta", id="b", text=f"{i}") for i in range(3)],
+        c("tool-call", toolCallId="k", toolName="t", args={}),
+        c("text-delta", id="b", text="!"),
+        c("finish", stepResult={"reason": "stop"}, output={}),
+    ]  # fmt: skip
+    packed = pack_chunks(chunks)
+    assert len(packed) < len(chunks) // 2
+    assert unpack_chunks(packed) == chunks
+    one = feed(MessageRecorder(), chunks)
+    many = MessageRecorder()
+    many.feed_many(packed)
+    assert many.parts() == one.parts()
+    assert many.metadata() == one.metadata()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,8 @@ from streamwise.errors import (
     StorageUnavailableError,
     ThreadNotFoundError,
 )
-from streamwise.storage import EventRetention, Store
+from streamwise.storage import EventRetention, RunEvents, Store
+from streamwise.stream import Chunk
 
 
 async def test_store_thread_create_get_update_delete(store: Store) -> None:
@@ -175,20 +178,23 @@ async def test_store_compare_and_set_status_lets_one_of_two_win(db_url: str) -> 
 
 
 async def test_store_event_log_reads_from_offset(store: Store) -> None:
-    run = store.run_events("run-1")
+    chunks: list[Chunk] = []
+    run = RunEvents("run-1", lambda offset: chunks[offset:])
     store.events.attach(run)
-    chunks = [
-        {"type": "text-delta", "runId": "run-1", "payload": {"text": str(i)}} for i in range(1300)
-    ]
-    for chunk in chunks:
-        run.append(chunk)
+    assert store.events.attached == 1
+    for i in range(3000):
+        chunks.append({"type": "text-delta", "runId": "run-1", "payload": {"text": str(i)}})
+        if i == 1000:
+            await store.flush_events()  # a flush mid-run, as the flusher does
     await store.events.flush(run, detach=True)
+    assert store.events.attached == 0
     assert await store.read_events("run-1") == chunks
     assert await store.read_events("run-1", 700) == chunks[700:]
-    assert await store.read_events("run-1", 1300) == []
+    assert await store.read_events("run-1", 2500) == chunks[2500:]
+    assert await store.read_events("run-1", 3000) == []
     assert await store.read_events("missing") == []
     await store.log_events("run-1", [{"type": "finish"}])
-    assert (await store.read_events("run-1", 1299)) == [chunks[-1], {"type": "finish"}]
+    assert (await store.read_events("run-1", 2999)) == [chunks[-1], {"type": "finish"}]
 
 
 async def test_store_event_log_retention(db_url: str) -> None:
@@ -312,3 +318,33 @@ async def test_store_memory_url_works(tmp_path: Path) -> None:
 async def _status(store: Store, run_id: str) -> str | None:
     run = await store.get_run(run_id)
     return run["status"] if run is not None else None
+
+
+async def test_store_runs_of_stale_or_dead_owners_are_interrupted_live_ones_kept(
+    db_url: str,
+) -> None:
+    async with Store(db_url) as s:
+        now = int(time.time() * 1000)
+        owners = [
+            ("elsewhere:1:live", "elsewhere", 1, now),  # another host, fresh heartbeat
+            ("elsewhere:2:stale", "elsewhere", 2, now - 3_600_000),  # no heartbeat for an hour
+            (f"{socket.gethostname()}:{2**22 + 7}:dead", socket.gethostname(), 2**22 + 7, now),
+        ]
+        async with s._tx() as conn:
+            for oid, host, pid, beat in owners:
+                await conn.execute(
+                    sa.text("INSERT INTO owners VALUES (:i, :h, :p, :b)"),
+                    {"i": oid, "h": host, "p": pid, "b": beat},
+                )
+                await conn.execute(
+                    sa.text(
+                        "INSERT INTO runs (run_id, kind, target_id, status, owner, started_at) "
+                        "VALUES (:r, 'workflow', 'wf', 'running', :o, :t)"
+                    ),
+                    {"r": f"run-{oid.split(':')[-1]}", "o": oid, "t": now},
+                )
+        assert sorted(await s.recover_interrupted()) == ["run-dead", "run-stale"]
+        assert await _status(s, "run-live") == "running"
+        assert await _status(s, "run-stale") == "interrupted"
+        assert await _status(s, "run-dead") == "interrupted"
+        assert await s.recover_interrupted() == []

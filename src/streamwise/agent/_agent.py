@@ -183,7 +183,6 @@ class Agent:
         out = AgentOutput(agent_id=self.id, run_id=run_id, on_chunk=on_chunk)
         out.app = cfg.registry
         if cfg.memory is not None:
-            out._add_observer(cfg.memory.observe)
             out.add_end_hook(cfg.memory.end)
         cfg.on_suspend = lambda state: self._keep_suspended(state, cfg)
         out._launch(run_agent(out, cfg))

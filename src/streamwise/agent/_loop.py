@@ -132,7 +132,7 @@ async def run_agent(out: AgentOutput, cfg: LoopConfig) -> None:
                                                     step_number))  # fmt: skip
             return
     else:
-        conversation = await _start_conversation(cfg)
+        conversation = await _start_conversation(out, cfg)
 
     model = cfg.model
     reason = "tool-calls"
@@ -179,7 +179,7 @@ def _finish_chunk(
     }
 
 
-async def _start_conversation(cfg: LoopConfig) -> list[ModelMessage]:
+async def _start_conversation(out: AgentOutput, cfg: LoopConfig) -> list[ModelMessage]:
     system = cfg.instructions
     if callable(system):
         system = await _maybe_await(system(cfg.runtime_context))
@@ -190,7 +190,7 @@ async def _start_conversation(cfg: LoopConfig) -> list[ModelMessage]:
     if system:
         conversation.append({"role": "system", "content": system})
     if cfg.memory is not None:
-        conversation.extend(await cfg.memory.load())
+        conversation.extend(await cfg.memory.load(out))
     conversation.extend(cfg.messages)
     return conversation
 

@@ -2,9 +2,8 @@
 
 ``agent.stream(messages, memory={"thread": id, "resource": id})`` asks the agent's
 :class:`Memory` (set by the ``Streamwise`` app from its storage) for a :class:`MemorySession`.
-The session sees every chunk as it is written (``observe``, on the producer side), loads the
-thread's history before the first model call (``load``), and persists what arrived when the run
-ends (``end``, a run end hook: on success, error and cancellation alike).
+The session loads the thread's history before the first model call (``load``) and persists what
+arrived when the run ends (``end``, a run end hook: on success, error and cancellation alike).
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from __future__ import annotations
 from typing import Protocol, Required, TypedDict
 
 from ..models import ModelMessage
-from ..stream import Chunk, RunOutput
+from ..stream import RunOutput
 
 __all__ = ("DEFAULT_LAST_MESSAGES", "Memory", "MemoryOptions", "MemorySession")
 
@@ -32,18 +31,20 @@ class MemoryOptions(TypedDict, total=False):
 
 
 class MemorySession(Protocol):
-    """One run's link to memory."""
+    """One run's link to memory. Nothing is called per chunk: the session reads what it needs
+    from the run's own chunk log (``run.chunks_from(offset)``), so memory costs the hot path
+    nothing."""
 
-    def observe(self, chunk: Chunk) -> None:
-        """Called with every chunk of the run as it is written; must not block or raise."""
-        ...
+    async def load(self, run: RunOutput) -> list[ModelMessage]:
+        """Store the run's input and return the history to put before it (may be empty).
 
-    async def load(self) -> list[ModelMessage]:
-        """Store the run's input and return the history to put before it (may be empty)."""
+        Called by the loop before the first model call, after the ``start`` chunk.
+        """
         ...
 
     async def end(self, run: RunOutput) -> None:
-        """Persist what the run produced (called once, after its terminal chunk)."""
+        """Persist what the run produced (a run end hook: called once, after its terminal
+        chunk, on success, error and cancellation alike)."""
         ...
 
 

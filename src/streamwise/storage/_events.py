@@ -1,10 +1,12 @@
 """Run event logs: every chunk of a run, numbered, written in batches off the hot path.
 
-The run's producer calls :meth:`RunEvents.append` (a list append, no I/O). A per-store flusher
-task writes pending chunks as batches — one row per batch, chunks ``start_seq..end_seq-1`` as a
-JSON array — when a batch fills or ``flush_interval`` after the first pending chunk. The run's
-end hook flushes the rest, so a finished run's log is complete before its readers see the end.
-``Store.read_events(run_id, offset)`` reads from any offset (``observe`` after a disconnect).
+Nothing is done per chunk: a run's chunks are already in its own chunk log, so a
+:class:`RunEvents` only remembers how far that log has been written (``written``) and reads the
+rest with ``run.chunks_from(written)``. The store's flusher task writes every attached run's new
+chunks each ``flush_interval`` (as rows of up to ``batch_size`` chunks: ``start_seq..end_seq-1``
+as one JSON array); the run's end hook flushes the rest, so a finished run's log is complete
+before its readers see the end. ``Store.read_events(run_id, offset)`` reads from any offset —
+what ``observe`` replays after a disconnect.
 """
 
 from __future__ import annotations
@@ -17,94 +19,149 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..stream import Chunk
-from ._records import dumps
+from ._records import dump_bytes
 
-__all__ = ("EventLog", "RunEvents")
+__all__ = ("EventLog", "RunEvents", "pack_chunks", "unpack_chunks")
 
 _log = logging.getLogger("streamwise.storage")
 
 Row = dict[str, Any]
 
+_NONE = object()
+
+
+def pack_chunks(batch: list[Chunk]) -> list[Any]:
+    """A batch in its stored form: each stretch of plain ``text-delta`` chunks of one text part
+    becomes ``{"~td": [runId, from, id, [text, …]]}`` (a long answer shrinks about tenfold, and
+    so does the database's write); every other chunk is kept as it is.
+
+    A stretch continues while ``runId``, ``from`` and the part id are the *same objects* as in
+    the chunk before (as the producer writes them); equal but distinct ones start a new stretch,
+    which is as correct, only less compact.
+    """
+    out: list[Any] = []
+    append = out.append
+    add_text: Any = None
+    run_id: Any = _NONE
+    source: Any = _NONE
+    part_id: Any = _NONE
+    for chunk in batch:
+        if chunk.get("type") == "text-delta" and len(chunk) == 4:
+            payload = chunk["payload"]
+            if len(payload) == 2:
+                pid = payload["id"]
+                if pid is part_id and chunk["runId"] is run_id and chunk["from"] is source:
+                    add_text(payload["text"])
+                    continue
+                run_id, source, part_id = chunk["runId"], chunk["from"], pid
+                texts = [payload["text"]]
+                add_text = texts.append
+                append({"~td": [run_id, source, pid, texts]})
+                continue
+        part_id = _NONE
+        append(chunk)
+    return out
+
+
+def unpack_chunks(items: list[Any]) -> list[Chunk]:
+    """The chunks of a stored batch (the inverse of :func:`pack_chunks`)."""
+    out: list[Chunk] = []
+    for item in items:
+        td = item.get("~td")
+        if td is None:
+            out.append(item)
+            continue
+        run_id, source, part_id, texts = td
+        out.extend(
+            {
+                "type": "text-delta",
+                "runId": run_id,
+                "from": source,
+                "payload": {"id": part_id, "text": t},
+            }
+            for t in texts
+        )
+    return out
+
 
 class RunEvents:
-    """The chunks of one run not yet written, and the sequence number of the first of them."""
+    """How far one run's chunks have been written, and where to read the rest.
 
-    __slots__ = ("_log", "next_seq", "pending", "run_id")
+    Args:
+        run_id: the run.
+        source: ``source(offset)`` returns the run's chunks from ``offset`` on
+            (``run.chunks_from``).
+        written: the number of chunks already in the log.
+    """
 
-    def __init__(self, run_id: str) -> None:
+    __slots__ = ("run_id", "source", "written")
+
+    def __init__(self, run_id: str, source: Callable[[int], list[Chunk]], written: int = 0) -> None:
         self.run_id = run_id
-        self.pending: list[Chunk] = []
-        self.next_seq = 0
-        self._log: EventLog | None = None
-
-    def append(self, chunk: Chunk) -> None:
-        """Queue one chunk (called by the producer for every chunk; never blocks)."""
-        pending = self.pending
-        pending.append(chunk)
-        log = self._log
-        if log is not None:
-            n = len(pending)
-            if n == 1 or n >= log.batch_size:
-                log.notify(full=n >= log.batch_size)
+        self.source = source
+        self.written = written
 
     def take(self) -> tuple[int, list[Chunk]]:
-        """Remove and return the pending chunks with the sequence number of the first."""
-        start, batch = self.next_seq, self.pending
-        self.pending = []
-        self.next_seq = start + len(batch)
+        """The chunks not yet written and the sequence number of the first; counts them as
+        written (see :meth:`put_back`)."""
+        start = self.written
+        batch = self.source(start)
+        self.written = start + len(batch)
         return start, batch
 
-    def put_back(self, start: int, batch: list[Chunk]) -> None:
-        """Return a batch that could not be written (it goes first again)."""
-        self.pending = batch + self.pending
-        self.next_seq = start
+    def put_back(self, start: int) -> None:
+        """Count the chunks from ``start`` as not written (their write failed)."""
+        self.written = start
 
 
 class EventLog:
-    """The flusher of one store: batches of every attached run's chunks into ``run_events``.
+    """The flusher of one store: every attached run's new chunks into ``run_events``.
 
     Args:
         write: writes rows ``{run_id, start_seq, end_seq, chunks, created_at}`` in one
             transaction.
-        batch_size: chunks per row; a full batch wakes the flusher at once.
-        flush_interval: seconds to gather a burst before writing it.
+        batch_size: the most chunks per row.
+        flush_interval: seconds between flushes while runs are attached.
+        tick: awaited after each flush (the store's heartbeat).
+        busy: True while the store has work for the loop even with no run attached (runs it
+            owns that are not logged, such as workflow runs).
     """
 
     def __init__(
         self,
         write: Callable[[list[Row]], Awaitable[None]],
         *,
-        batch_size: int = 512,
+        batch_size: int = 2048,
         flush_interval: float = 0.05,
+        tick: Callable[[], Awaitable[None]] | None = None,
+        busy: Callable[[], bool] | None = None,
     ) -> None:
         self._write = write
+        self._tick = tick
+        self._busy = busy
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self._runs: dict[str, RunEvents] = {}
-        self._wake = asyncio.Event()
-        self._full = asyncio.Event()
+        self._attached = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
-    def attach(self, events: RunEvents) -> None:
-        """Start writing ``events`` (chunks queued before are written too)."""
-        events._log = self
-        self._runs[events.run_id] = events
-        if events.pending:
-            self.notify(full=len(events.pending) >= self.batch_size)
+    @property
+    def attached(self) -> int:
+        """How many runs are being logged now."""
+        return len(self._runs)
 
-    def notify(self, *, full: bool) -> None:
-        """Wake the flusher (at once when a batch is full)."""
-        self._wake.set()
-        if full:
-            self._full.set()
+    def attach(self, events: RunEvents) -> None:
+        """Start logging a run (until ``flush(events, detach=True)``)."""
+        self._runs[events.run_id] = events
+        self._attached.set()
 
     def start(self, name: str) -> None:
         """Start the flusher task (owned by the store, cancelled by :meth:`stop`)."""
         self._task = asyncio.get_running_loop().create_task(self._run(), name=name)
 
     async def stop(self) -> None:
-        """Flush everything, then end the flusher task."""
+        """End the flusher task, then flush everything."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -112,56 +169,89 @@ class EventLog:
                 await task
         await self.flush()
 
+    def wake(self) -> None:
+        """Make the loop run (the store started a run it owns)."""
+        self._attached.set()
+
     async def _run(self) -> None:
+        failures = 0
         while True:
-            await self._wake.wait()
-            if not self._full.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._full.wait(), self.flush_interval)
-            self._wake.clear()
-            self._full.clear()
+            if not self._runs and not (self._busy is not None and self._busy()):
+                self._attached.clear()
+                await self._attached.wait()
+            # After failures, back off (up to 5 s) rather than retry every interval.
+            await asyncio.sleep(min(5.0, self.flush_interval * 2**failures))
             try:
                 await self.flush()
+                if self._tick is not None:
+                    await self._tick()
+                failures = 0
             except Exception:
-                # Kept pending (put_back); try again after an interval rather than spin.
+                # Unwritten chunks stay unwritten (put_back): the next round tries again.
+                if failures < 8:
+                    failures += 1
                 _log.exception("writing run events failed; retrying")
-                await asyncio.sleep(self.flush_interval)
-                self._wake.set()
+
+    def _rows(self, run: RunEvents, now: int) -> tuple[int, list[Row], list[Any]]:
+        """The rows for the run's unwritten chunks: (first seq, rows, their packed items)."""
+        start, batch = run.take()
+        step = self.batch_size
+        rows: list[Row] = []
+        items: list[Any] = []
+        for i in range(0, len(batch), step):
+            part = batch[i : i + step]
+            packed = pack_chunks(part)
+            items.extend(packed)
+            rows.append(
+                {
+                    "run_id": run.run_id,
+                    "start_seq": start + i,
+                    "end_seq": start + i + len(part),
+                    "chunks": dump_bytes(packed),
+                    "created_at": now,
+                }
+            )
+        return start, rows, items
 
     async def flush(self, events: RunEvents | None = None, *, detach: bool = False) -> None:
-        """Write what is pending now: for one run, or every attached run.
+        """Write what is new now: for one run, or every attached run.
 
-        With ``detach``, the run is forgotten afterwards (its end hook does this).
+        With ``detach``, the run is forgotten afterwards.
         """
         async with self._lock:
             runs = [events] if events is not None else list(self._runs.values())
-            taken: list[tuple[RunEvents, int, list[Chunk]]] = []
+            now = time.time_ns() // 1_000_000
+            taken: list[tuple[RunEvents, int]] = []
+            rows: list[Row] = []
             for run in runs:
-                if run.pending:
-                    start, batch = run.take()
-                    taken.append((run, start, batch))
-            if taken:
-                now = time.time_ns() // 1_000_000
-                rows: list[Row] = []
-                for run, start, batch in taken:
-                    step = self.batch_size
-                    for i in range(0, len(batch), step):
-                        part = batch[i : i + step]
-                        rows.append(
-                            {
-                                "run_id": run.run_id,
-                                "start_seq": start + i,
-                                "end_seq": start + i + len(part),
-                                "chunks": dumps(part),
-                                "created_at": now,
-                            }
-                        )
+                start, run_rows, _ = self._rows(run, now)
+                if run_rows:
+                    taken.append((run, start))
+                    rows.extend(run_rows)
+            if rows:
                 try:
                     await self._write(rows)
                 except BaseException:
-                    for run, start, batch in reversed(taken):
-                        run.put_back(start, batch)
+                    for run, start in taken:
+                        run.put_back(start)
                     raise
             if detach and events is not None:
                 self._runs.pop(events.run_id, None)
-                events._log = None
+
+    async def finish(
+        self, events: RunEvents, write: Callable[[list[Row], int, list[Any]], Awaitable[None]]
+    ) -> None:
+        """Detach a run that ended, handing its last rows to ``write(rows, start, items)`` —
+        which stores them in the same transaction as the run's end; ``items`` are the packed
+        chunks from ``start`` on, for folding — under the flush lock, so no earlier batch of
+        the run is still being written when it returns."""
+        async with self._lock:
+            try:
+                start, rows, items = self._rows(events, time.time_ns() // 1_000_000)
+                try:
+                    await write(rows, start, items)
+                except BaseException:
+                    events.put_back(start)
+                    raise
+            finally:
+                self._runs.pop(events.run_id, None)

@@ -8,13 +8,14 @@ from typing import Any
 from ..agent import DEFAULT_LAST_MESSAGES, MemoryOptions
 from ..errors import ConfigurationError
 from ..models import ModelMessage
-from ..stream import Chunk, RunOutput
-from ._events import RunEvents
+from ..stream import RunOutput
+from ._events import Row, RunEvents, pack_chunks
 from ._history import to_model_messages, user_parts
 from ._ids import check_id
 from ._recorder import MessageRecorder
 from ._records import MessageInput
-from ._store import Store, _assistant_input
+from ._store import Store
+from ._threads import assistant_input
 
 __all__ = ("StoreMemory", "StoreMemorySession")
 
@@ -62,8 +63,6 @@ class StoreMemorySession:
         "_events",
         "_input",
         "_last",
-        "_loaded",
-        "_recorder",
         "_store",
         "agent_id",
         "resource_id",
@@ -106,21 +105,15 @@ class StoreMemorySession:
                 for m in messages
                 if m["role"] in ("user", "system")
             ]
-        self._recorder = MessageRecorder(run_id=run_id)
-        self._events = RunEvents(run_id)
-        self._loaded = False
+        self._events: RunEvents | None = None
 
-    def observe(self, chunk: Chunk) -> None:
-        """Fold the chunk into the assistant message and queue it for the event log."""
-        self._recorder.feed(chunk)
-        self._events.append(chunk)
-
-    async def load(self) -> list[ModelMessage]:
-        """Open the store, record the run, store the input, return the thread's history."""
+    async def load(self, run: RunOutput) -> list[ModelMessage]:
+        """Open the store, record the run, store the input, return the thread's history; the
+        run's chunks are logged from now on (read from its chunk log, off the hot path)."""
         store = self._store
         await store.open()
+        self._events = RunEvents(self.run_id, run.chunks_from)
         store.events.attach(self._events)
-        self._loaded = True
         history = await store.begin_agent_run(
             self.run_id,
             agent_id=self.agent_id,
@@ -133,19 +126,29 @@ class StoreMemorySession:
 
     async def end(self, run: RunOutput) -> None:
         """Flush the event log, store the assistant message (partial unless it finished)."""
-        if not self._loaded:
+        events = self._events
+        if events is None:
             return  # the store never opened (the run failed on that): nothing to finish
         store = self._store
-        recorder = self._recorder
-        recorder.finish()
-        await store.events.flush(self._events, detach=True)
-        message = None
-        if self.thread_id is not None and recorder.has_content():
-            message = _assistant_input(recorder)
-        await store.end_agent_run(
-            self.run_id,
-            status=recorder.status,
-            thread_id=self.thread_id,
-            resource_id=self.resource_id,
-            message=message,
-        )
+
+        async def write(rows: list[Row], start: int, items: list[Any]) -> None:
+            # Fold the answer from the packed items the log is written from (cheap: a long
+            # answer is a few items); chunks written by earlier flushes are packed again.
+            recorder = MessageRecorder(run_id=self.run_id)
+            if start:
+                recorder.feed_many(pack_chunks(run.chunks_from(0)[:start]))
+            recorder.feed_many(items)
+            recorder.finish()
+            message = None
+            if self.thread_id is not None and recorder.has_content():
+                message = assistant_input(recorder)
+            await store.end_agent_run(
+                self.run_id,
+                status=recorder.status,
+                thread_id=self.thread_id,
+                resource_id=self.resource_id,
+                message=message,
+                event_rows=rows,
+            )
+
+        await store.events.finish(events, write)

@@ -13,12 +13,15 @@ Sans-IO: no event loop, no database; ``feed(chunk)`` for every chunk the run wri
   one with the same type and id replaces the earlier (as the AI SDK reconciles them);
 - ``source`` / ``file`` become ``{type: 'source', source}`` / ``{type: 'file', mimeType, data}``;
 - the terminal chunk sets the status: ``finish`` → ``success``, ``error`` → ``failed``,
-  ``abort`` → ``canceled``; a run that ends with neither (its process died) is ``interrupted``.
+  ``abort`` → ``canceled``, a ``finish`` whose reason is ``suspended`` (waiting for approval or
+  resume data) → ``suspended``; a run that ends with none (its process died) is
+  ``interrupted``.
   Anything but ``success`` keeps what arrived and marks the message ``partial``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from ..stream import Chunk
@@ -115,6 +118,38 @@ class MessageRecorder:
         elif t in _TERMINAL:
             self._terminal(t, chunk.get("payload") or {})
 
+    def feed_many(self, chunks: Iterable[Chunk]) -> None:
+        """Fold many chunks: the same as ``feed`` on each, with a fast path for stretches of
+        deltas of one text part (what a long answer mostly is). Also takes an event log's
+        stored (packed) items, whose ``{"~td": [runId, from, id, texts]}`` stand for a stretch
+        of ``text-delta`` chunks."""
+        feed = self.feed
+        pieces: list[str] | None = None
+        current: Any = None
+        for chunk in chunks:
+            t = chunk.get("type")
+            if t == "text-delta":
+                payload = chunk["payload"]
+                if pieces is not None and payload["id"] == current:
+                    pieces.append(payload["text"])
+                    continue
+                feed(chunk)
+                current = payload["id"]
+                pieces = self._open[f"t:{current}"].pieces
+            elif t is None and "~td" in chunk:
+                run_id, source, part_id, texts = chunk["~td"]
+                if pieces is None or part_id != current:
+                    first = {"id": part_id, "text": texts[0]}
+                    feed({"type": "text-delta", "runId": run_id, "from": source, "payload": first})
+                    current = part_id
+                    pieces = self._open[f"t:{current}"].pieces
+                    pieces.extend(texts[1:])
+                else:
+                    pieces.extend(texts)
+            else:
+                feed(chunk)
+                pieces = None
+
     def _start(self, kind: str, key: str) -> _Buffer:
         buf = _Buffer(kind)
         self._open[key] = buf
@@ -171,6 +206,9 @@ class MessageRecorder:
         if t == "finish":
             self.finish_reason = (payload.get("stepResult") or {}).get("reason")
             self.usage = (payload.get("output") or {}).get("usage")
+            if self.finish_reason == "suspended":
+                # The stream ended waiting for approval or resume data: not an answer yet.
+                self.status = "suspended"
         elif t == "error":
             self.error = payload.get("error")
             self.finish_reason = "error"

@@ -16,6 +16,7 @@ __all__ = (
     "RunStatus",
     "SnapshotRecord",
     "Thread",
+    "dump_bytes",
     "dumps",
     "iso",
     "loads",
@@ -108,6 +109,11 @@ def dumps(value: Any) -> str:
     return orjson.dumps(value, default=_default, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def loads(text: str) -> Any:
+def dump_bytes(value: Any) -> bytes:
+    """The same as :func:`dumps`, as UTF-8 bytes (no decode: for binary columns)."""
+    return orjson.dumps(value, default=_default, option=orjson.OPT_NON_STR_KEYS)
+
+
+def loads(text: str | bytes) -> Any:
     """The value of stored JSON text."""
     return orjson.loads(text)

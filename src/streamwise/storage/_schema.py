@@ -113,11 +113,12 @@ snapshots = sa.Table(
 events = sa.Table(
     "run_events",
     metadata,
-    # One row per flushed batch: chunks start_seq..end_seq-1 of the run, as a JSON array.
+    # One row per flushed batch: chunks start_seq..end_seq-1 of the run, as a UTF-8 JSON array
+    # in the packed form of ``_events.pack_chunks``.
     sa.Column("run_id", ID, primary_key=True),
     sa.Column("start_seq", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("end_seq", sa.Integer, nullable=False),
-    sa.Column("chunks", sa.Text, nullable=False),
+    sa.Column("chunks", sa.LargeBinary, nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Index("ix_run_events_created", "created_at"),
 )

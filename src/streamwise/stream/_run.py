@@ -94,8 +94,6 @@ class RunOutput:
         self._parent = _current_run.get()
         if self._parent is not None:
             self._parent._children.append(self)
-        self._on_chunk = on_chunk
-        self._observers: list[Callable[[Chunk], None]] = []
         self.emit: Callable[[Chunk], None]
         if on_chunk is None:
             self.emit = self._log.append
@@ -110,24 +108,6 @@ class RunOutput:
             hook(chunk)
 
         return emit
-
-    def _add_observer(self, observer: Callable[[Chunk], None]) -> None:
-        """Internal: call ``observer(chunk)`` for every chunk, right after it is appended and
-        before ``on_chunk`` (persistence sees the terminal chunk even if ``on_chunk`` raises).
-        Add observers before the run is launched."""
-        self._observers.append(observer)
-        append = self._log.append
-        observers = tuple(self._observers)
-        hook = self._on_chunk
-
-        def emit(chunk: Chunk) -> None:
-            append(chunk)
-            for observe in observers:
-                observe(chunk)
-            if hook is not None:
-                hook(chunk)
-
-        self.emit = emit
 
     # -- owner task ------------------------------------------------------------------------
 
@@ -285,6 +265,11 @@ class RunOutput:
     def chunks(self) -> list[Chunk]:
         """The chunks written so far (a copy)."""
         return self._log.snapshot()
+
+    def chunks_from(self, offset: int) -> list[Chunk]:
+        """The chunks written so far from ``offset`` on (a copy of that slice only): what a
+        persister reads while the run goes on, without a hook on the hot path."""
+        return self._log.snapshot(offset)
 
     async def pipe_to(self, writer: ChunkWriter) -> None:
         """Forward every chunk of this run into ``writer`` (nested streaming, PROTOCOL.md §5).

@@ -1,0 +1,117 @@
+"""What memory and event logging add to a run (W1 of the storage issue), SQLite and PostgreSQL.
+
+Run: ``.venv/bin/python bench/bench_storage.py`` (``--quick`` for a smoke run; PostgreSQL is
+measured too when ``STREAMWISE_TEST_POSTGRES_URL`` is set, see ``scripts/setup_postgres.sh``).
+
+W1: one run streaming 20,000 text deltas (``ScriptedModel`` with ``text=[...20000 pieces]``),
+read to its end by one reader, timed from ``agent.stream()`` until the reader has the terminal
+chunk (which is after the end hooks: the event log flushed, the answer stored).
+
+- ``plain``: the agent alone (no app, no storage).
+- ``memory``: the same agent in a ``Streamwise`` app with a SQLite file (or PostgreSQL), run with
+  ``memory={"thread": …}``: the history is loaded, the input stored, every chunk folded into the
+  answer and logged to the run's event log, the answer stored.
+
+Medians of ``REPEAT`` runs of each, interleaved, after a warm-up run (which opens the database);
+``1-delta run`` isolates the fixed per-run cost (the database round trips at the start and end).
+The PostgreSQL database is emptied first: point it at a throwaway database only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from streamwise import Agent, Streamwise
+from streamwise.testing import ScriptedModel
+
+REPEAT = 15
+
+
+def text_agent(n: int) -> Agent:
+    return Agent("w1", model=ScriptedModel(lambda m: {"text": ["x"] * n}))
+
+
+async def run_once(agent: Agent, thread: str | None) -> float:
+    gc.collect()  # each sample starts from the same heap: no collection of a previous run's garbage
+    t0 = time.perf_counter()
+    out = agent.stream("go", memory={"thread": thread} if thread else None)
+    async for _ in out:
+        pass
+    elapsed = time.perf_counter() - t0
+    assert await out.status == "success", await out.error
+    return elapsed
+
+
+async def w1(n: int, url: str, repeat: int) -> dict[str, float]:
+    plain_agent = text_agent(n)
+    agent = text_agent(n)
+    plain: list[float] = []
+    stored: list[float] = []
+    async with Streamwise(agents=[agent], storage=url):
+        await run_once(agent, "warm-up")
+        await run_once(plain_agent, None)
+        # Interleaved, so that a noisy neighbour slows both alike.
+        for i in range(repeat):
+            plain.append(await run_once(plain_agent, None))
+            stored.append(await run_once(agent, f"bench-{i}"))
+    p, m = statistics.median(plain), statistics.median(stored)
+    return {
+        "plain_ms": p * 1e3,
+        "memory_ms": m * 1e3,
+        "added_ms": (m - p) * 1e3,
+        "overhead_pct": (m - p) / p * 100,
+    }
+
+
+async def fixed_cost(url: str, repeat: int) -> dict[str, float]:
+    """What memory adds to a one-delta run: the per-run database round trips alone."""
+    plain_agent, agent = text_agent(1), text_agent(1)
+    plain: list[float] = []
+    stored: list[float] = []
+    async with Streamwise(agents=[agent], storage=url):
+        await run_once(agent, "warm-up")
+        for i in range(repeat):
+            plain.append(await run_once(plain_agent, None))
+            stored.append(await run_once(agent, f"small-{i}"))
+    return {"added_ms_per_run": (statistics.median(stored) - statistics.median(plain)) * 1e3}
+
+
+async def main(quick: bool) -> None:
+    n = 2_000 if quick else 20_000
+    repeat = 3 if quick else REPEAT
+    with tempfile.TemporaryDirectory() as tmp:
+        targets = {"sqlite": f"sqlite:///{Path(tmp) / 'bench.db'}"}
+        pg = os.environ.get("STREAMWISE_TEST_POSTGRES_URL")
+        if pg:
+            targets["postgresql"] = pg
+        for name, url in targets.items():
+            if name == "postgresql":
+                await reset_postgres(url)
+            for label, row in (
+                (f"W1 {n} deltas", await w1(n, url, repeat)),
+                ("1-delta run", await fixed_cost(url, repeat * 3)),
+            ):
+                cells = ", ".join(f"{k}={v:.2f}" for k, v in row.items())
+                print(f"{label:16} {name:10} {cells}")
+
+
+async def reset_postgres(url: str) -> None:
+    """Start from an empty database (the test database of scripts/setup_postgres.sh)."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    finally:
+        await conn.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main("--quick" in sys.argv))

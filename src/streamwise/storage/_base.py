@@ -1,0 +1,168 @@
+"""``StoreBase``: what every part of the store shares — settings, the engine, transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ..errors import (
+    StorageConfigError,
+    StorageError,
+)
+from . import _schema as s
+from ._events import EventLog
+from ._url import DatabaseURL, default_url, parse_url
+
+__all__ = (
+    "UNSET",
+    "EventRetention",
+    "StoreBase",
+    "check_page",
+    "error_reason",
+    "now_ms",
+    "pid_alive",
+)
+
+
+UNSET: Any = object()
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class EventRetention:
+    """How long run event logs are kept (applied on open and by ``prune_events()``).
+
+    Attributes:
+        max_age: delete the logs of runs older than this many seconds.
+        keep_runs: keep the logs of only this many most recent runs.
+    """
+
+    max_age: float | None = None
+    keep_runs: int | None = None
+
+
+class StoreBase:
+    """Settings, the engine and transactions; the store's parts (threads, runs, snapshots) are
+    mixins over it, and :class:`~streamwise.storage.Store` puts them together."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        event_batch_size: int = 2048,
+        event_flush_interval: float = 0.05,
+        retention: EventRetention | None = None,
+        stale_after: float = 60.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self.url: DatabaseURL = parse_url(url if url is not None else default_url())
+        if event_batch_size < 1:
+            raise StorageConfigError("event_batch_size must be ≥ 1")
+        self._batch_size = event_batch_size
+        self._flush_interval = event_flush_interval
+        self.retention = retention
+        self._stale_after_ms = int(stale_after * 1000)
+        self._connect_timeout = connect_timeout
+        self.owner_id = f"{socket.gethostname()[:100]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self._engine: AsyncEngine | None = None
+        self._events: EventLog | None = None
+        self._open_lock: asyncio.Lock | None = None
+        self._tx_lock: asyncio.Lock | None = None
+        self._closed = False
+        self._heartbeat_at = 0
+        self._recovered_at = 0
+        self._owned: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"Store({self.url.display!r})"
+
+    @property
+    def is_open(self) -> bool:
+        """True between a successful :meth:`open` and :meth:`close`."""
+        return self._engine is not None and not self._closed
+
+    async def open(self) -> Any:
+        """Open the store (see :meth:`Store.open`)."""
+        raise NotImplementedError
+
+    @contextlib.asynccontextmanager
+    async def _tx(self) -> AsyncIterator[AsyncConnection]:
+        """One transaction (serialised per store on SQLite).
+
+        The engines are made with ``pool_reset_on_return=None``: every connection goes back to
+        the pool with its transaction committed or rolled back by ``engine.begin()``, so the
+        pool's own extra ROLLBACK (a round trip per transaction) is not needed.
+        """
+        engine = self._engine
+        if engine is None:
+            await self.open()
+            engine = self._engine
+            assert engine is not None
+        lock = self._tx_lock
+        if lock is None:
+            async with engine.begin() as conn:
+                yield conn
+        else:
+            async with lock, engine.begin() as conn:
+                yield conn
+
+    def _insert(self, table: sa.Table) -> Any:
+        if self.url.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(table)
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+
+    async def _heartbeat(self, conn: AsyncConnection, now: int) -> None:
+        # Piggybacks on writes; an idle store needs none (it owns no running run).
+        if now - self._heartbeat_at > self._stale_after_ms // 4:
+            self._heartbeat_at = now
+            await conn.execute(
+                sa.update(s.owners).where(s.owners.c.id == self.owner_id).values(heartbeat_at=now)
+            )
+
+    @property
+    def events(self) -> EventLog:
+        """The store's event flusher: ``store.events.attach(RunEvents(run_id, run.chunks_from))``
+        logs a run as it goes (``flush(events, detach=True)`` when it ends)."""
+        if self._events is None:
+            raise StorageError(f"{self!r} is not open: await store.open() first")
+        return self._events
+
+
+def check_page(limit: int | None, offset: int) -> None:
+    if limit is not None and (not isinstance(limit, int) or limit < 0):
+        raise StorageConfigError(f"limit must be an int ≥ 0, got {limit!r}")
+    if not isinstance(offset, int) or offset < 0:
+        raise StorageConfigError(f"offset must be an int ≥ 0, got {offset!r}")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def error_reason(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,201 @@
+"""Runs and their event logs: the ``Store`` methods for what ran and what it streamed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..errors import (
+    StorageConfigError,
+)
+from ..stream import Chunk
+from . import _schema as s
+from ._base import StoreBase, now_ms
+from ._events import Row, RunEvents, unpack_chunks
+from ._ids import check_id
+from ._records import (
+    RunRecord,
+    RunStatus,
+    iso,
+    loads,
+)
+
+__all__ = ("RunsMixin",)
+
+
+class RunsMixin(StoreBase):
+    """The ``runs`` table and the run event logs (write, read from an offset, prune)."""
+
+    # -- runs ------------------------------------------------------------------------------------
+
+    async def start_run(
+        self,
+        run_id: str,
+        *,
+        kind: str,
+        target_id: str,
+        thread_id: str | None = None,
+        resource_id: str | None = None,
+    ) -> None:
+        """Record a run as ``running`` (owned by this store until it ends)."""
+        async with self._tx() as conn:
+            await self._start_run(conn, run_id, kind, target_id, thread_id, resource_id, now_ms())
+
+    async def _start_run(
+        self,
+        conn: AsyncConnection,
+        run_id: str,
+        kind: str,
+        target_id: str,
+        thread_id: str | None,
+        resource_id: str | None,
+        now: int,
+    ) -> bool:
+        """Upsert the run's row; True when it is new (False: the id ran before)."""
+        check_id(run_id, "run id")
+        values = {
+            "run_id": run_id,
+            "kind": kind,
+            "target_id": target_id,
+            "thread_id": thread_id,
+            "resource_id": resource_id,
+            "status": "running",
+            "owner": self.owner_id,
+            "started_at": now,
+            "ended_at": None,
+        }
+        stmt = self._insert(s.runs).values(**values)
+        # A resumed run (a workflow after suspend) starts again under the same id.
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[s.runs.c.run_id],
+            set_={"status": "running", "owner": self.owner_id, "ended_at": None},
+        )
+        started = (await conn.execute(stmt.returning(s.runs.c.started_at))).scalar()
+        await self._heartbeat(conn, now)
+        self._owned.add(run_id)
+        if self._events is not None:
+            self._events.wake()
+        return started == now
+
+    async def end_run(self, run_id: str, status: RunStatus) -> None:
+        """Record the end of a run."""
+        async with self._tx() as conn:
+            await self._end_run(conn, run_id, status, now_ms())
+
+    async def _end_run(self, conn: AsyncConnection, run_id: str, status: str, now: int) -> None:
+        self._owned.discard(run_id)
+        await conn.execute(
+            sa.update(s.runs).where(s.runs.c.run_id == run_id).values(status=status, ended_at=now)
+        )
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        """The recorded run, or None."""
+        check_id(run_id, "run id")
+        async with self._tx() as conn:
+            row = (
+                (await conn.execute(sa.select(s.runs).where(s.runs.c.run_id == run_id)))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            return None
+        return {
+            "runId": row["run_id"],
+            "kind": row["kind"],
+            "targetId": row["target_id"],
+            "threadId": row["thread_id"],
+            "resourceId": row["resource_id"],
+            "status": row["status"],
+            "startedAt": iso(row["started_at"]),
+            "endedAt": iso(row["ended_at"]) if row["ended_at"] is not None else None,
+        }
+
+    # -- event logs --------------------------------------------------------------------------
+
+    async def log_events(self, run_id: str, chunks: Sequence[Chunk]) -> None:
+        """Append chunks to a run's event log now (imports, tools, tests)."""
+        check_id(run_id, "run id")
+        async with self._tx() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(sa.func.max(s.events.c.end_seq)).where(s.events.c.run_id == run_id)
+                )
+            ).first()
+        start = int(row[0] or 0) if row is not None else 0
+        items = list(chunks)
+        await self.events.flush(RunEvents(run_id, lambda offset: items[offset - start :], start))
+
+    async def _write_events(self, rows: list[Row]) -> None:
+        async with self._tx() as conn:
+            await conn.execute(sa.insert(s.events), rows)
+            await self._heartbeat(conn, now_ms())
+
+    async def read_events(self, run_id: str, offset: int = 0) -> list[Chunk]:
+        """Every logged chunk of a run from ``offset`` on (what ``observe`` replays)."""
+        check_id(run_id, "run id")
+        if offset < 0:
+            raise StorageConfigError(f"offset must be ≥ 0, got {offset}")
+        async with self._tx() as conn:
+            return await self._read_events(conn, run_id, offset)
+
+    async def _read_events(self, conn: AsyncConnection, run_id: str, offset: int) -> list[Chunk]:
+        query = (
+            sa.select(s.events.c.start_seq, s.events.c.chunks)
+            .where(s.events.c.run_id == run_id, s.events.c.end_seq > offset)
+            .order_by(s.events.c.start_seq)
+        )
+        out: list[Chunk] = []
+        for start, data in (await conn.execute(query)).all():
+            batch = unpack_chunks(loads(data))
+            out.extend(batch[offset - start :] if start < offset else batch)
+        return out
+
+    async def flush_events(self) -> None:
+        """Write every pending chunk of every run now."""
+        await self.open()
+        await self.events.flush()
+
+    async def prune_events(
+        self, *, max_age: float | None = None, keep_runs: int | None = None
+    ) -> int:
+        """Delete old run event logs; return how many batches were deleted.
+
+        Args:
+            max_age: delete logs of runs that started more than this many seconds ago
+                (default: ``retention.max_age``).
+            keep_runs: keep only the logs of this many most recently started runs
+                (default: ``retention.keep_runs``).
+        """
+        if max_age is None and self.retention is not None:
+            max_age = self.retention.max_age
+        if keep_runs is None and self.retention is not None:
+            keep_runs = self.retention.keep_runs
+        deleted = 0
+        async with self._tx() as conn:
+            if max_age is not None:
+                cutoff = now_ms() - int(max_age * 1000)
+                result = await conn.execute(
+                    sa.delete(s.events).where(s.events.c.created_at < cutoff)
+                )
+                deleted += result.rowcount or 0
+            if keep_runs is not None:
+                logged = sa.select(s.events.c.run_id).distinct().scalar_subquery()
+                keep = (
+                    sa.select(s.runs.c.run_id)
+                    .where(s.runs.c.run_id.in_(logged))
+                    .order_by(s.runs.c.started_at.desc())
+                    .limit(keep_runs)
+                )
+                kept = set((await conn.execute(keep)).scalars().all())
+                all_logged = set(
+                    (await conn.execute(sa.select(s.events.c.run_id).distinct())).scalars().all()
+                )
+                drop = list(all_logged - kept)
+                if drop:
+                    result = await conn.execute(
+                        sa.delete(s.events).where(s.events.c.run_id.in_(drop))
+                    )
+                    deleted += result.rowcount or 0
+        return deleted
