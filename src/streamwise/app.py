@@ -87,6 +87,11 @@ class Streamwise:
             workflow.store_is_default = False
 
     @property
+    def records_runs(self) -> bool:
+        """True when storage was given: every agent run is recorded with its event log."""
+        return self._storage_given
+
+    @property
     def storage(self) -> Store:
         """The app's store (threads, messages, runs, snapshots, event logs)."""
         return self._store

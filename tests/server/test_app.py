@@ -300,3 +300,21 @@ async def test_agent_stream_with_memory_loads_and_stores_the_thread() -> None:
         )
         assert bad.status_code == 400
         assert "memory.thread" in bad.json()["error"]
+
+
+async def test_agent_observe_replays_a_stored_run_the_server_no_longer_holds() -> None:
+    model = ScriptedModel(lambda messages: {"text": "one two three"})
+    app = Streamwise(agents=[Agent("rec", model=model)], storage="sqlite://:memory:")
+    async with app:
+        async with client(app) as c:
+            live = frames((await c.post("/api/agents/rec/stream", json={"messages": "x"})).content)
+        run_id = live[0]["runId"]
+        async with client(app) as fresh:  # a new server: nothing held in memory
+            replay = await fresh.post(
+                "/api/agents/rec/observe", json={"runId": run_id, "offset": 2}
+            )
+            assert replay.status_code == 200
+            assert replay.headers["content-type"].startswith("text/event-stream")
+            assert frames(replay.content) == live[2:]
+            missing = await fresh.post("/api/agents/rec/observe", json={"runId": "nope"})
+            assert missing.status_code == 404

@@ -12,6 +12,7 @@ from ..agent import Agent, AgentOutput, MemoryOptions
 from ..errors import ConfigurationError
 from ._bodies import AgentObserveBody, AgentStreamBody, BodyError, agent_input, read_body
 from ._responses import error_response, json_response
+from ._sse import sse_events
 from ._state import ServerState
 from ._streaming import ChunkStreamResponse, SSEFraming
 from ._summaries import agent_summary
@@ -53,6 +54,16 @@ def start_agent_run(state: ServerState, agent: Agent, body: AgentStreamBody) -> 
         raise BodyError(400, f"invalid request body: {exc}") from None
     state.runs.add(agent.id, out)
     return out
+
+
+async def _stored_events(state: ServerState, run_id: str, offset: int) -> list[Any] | None:
+    """The stored chunks of a finished run from ``offset``, or None when nothing is stored."""
+    if not state.app.records_runs:
+        return None
+    store = state.app.storage
+    if await store.get_run(run_id) is None:
+        return None
+    return await store.read_events(run_id, offset)
 
 
 def agent_routes(state: ServerState) -> list[Route]:
@@ -123,7 +134,15 @@ def agent_routes(state: ServerState) -> list[Route]:
             return error_response(exc.status, exc.message, issues=exc.issues)
         out = state.runs.get(agent_id, body.run_id)
         if out is None:
-            return error_response(404, f"run {body.run_id!r} of agent {agent_id!r} not found")
+            # Not held here (another process, or a restart): replay its stored event log.
+            stored = await _stored_events(state, body.run_id, body.offset)
+            if stored is None:
+                return error_response(404, f"run {body.run_id!r} of agent {agent_id!r} not found")
+            framing = SSEFraming()
+            return Response(
+                sse_events(stored) + framing.end(),
+                headers={k.decode(): v.decode() for k, v in framing.headers},
+            )
         return ChunkStreamResponse(
             out,
             SSEFraming(),

@@ -7,6 +7,9 @@ module:app``) is how an app gets served.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -65,7 +68,16 @@ def create_asgi_app(app: Streamwise, settings: ServerSettings | None = None) -> 
         )
     if settings.api_key:
         middleware.append(Middleware(BearerAuthMiddleware, api_key=settings.api_key))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        # Shutdown: flush event logs, mark unfinished runs, disconnect (a Store passed to the
+        # app stays the caller's to close).
+        await app.close()
+
     server = Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/openapi.json", openapi, methods=["GET"]),
             *agent_routes(state),
