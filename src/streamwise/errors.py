@@ -9,6 +9,7 @@ The hierarchy::
     │   └── NoAppError
     ├── WriterClosedError           a writer used after its tool or step ended
     ├── ChunkLogTruncatedError      a reader fell behind a run's replay window
+    ├── TripwireTriggered           a processor or tool stopped the run on purpose (guardrail)
     ├── ScriptExhaustedError        a ScriptedModel asked for more turns than it was given
     ├── ToolError                   a tool call that did not produce a result
     │   ├── UnknownToolError
@@ -53,6 +54,7 @@ __all__ = (
     "ToolError",
     "ToolInputError",
     "ToolOutputError",
+    "TripwireTriggered",
     "UnknownProviderError",
     "UnknownToolError",
     "WorkflowRunBusyError",
@@ -86,6 +88,22 @@ class WriterClosedError(StreamwiseError):
 
 class ChunkLogTruncatedError(StreamwiseError):
     """Raised when a reader asks for chunks that have left a run's bounded replay window."""
+
+
+class TripwireTriggered(StreamwiseError):
+    """Raised (by a processor, a tool, an instructions function…) to stop a run on purpose.
+
+    The run ends with a ``tripwire`` chunk ``{reason, retry, metadata}`` and status
+    ``tripwire`` (PROTOCOL.md §2): a deliberate stop, such as a guardrail, not a failure.
+    """
+
+    def __init__(
+        self, reason: str, *, retry: bool = False, metadata: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry = retry
+        self.metadata = metadata or {}
 
 
 class ScriptExhaustedError(StreamwiseError):

@@ -276,3 +276,22 @@ async def test_to_ai_sdk_stream_reads_a_live_agent_run() -> None:
         "text-end", "finish-step", "finish",
     ]  # fmt: skip
     assert "".join(p["delta"] for p in parts if p["type"] == "text-delta") == "hello big world"
+
+
+def test_ui_stream_tripwire_says_why_then_finishes() -> None:
+    conv = UIStreamConverter()
+    parts: list[Any] = []
+    for chunk in [
+        {"type": "start", "runId": "r", "from": "AGENT", "payload": {"id": "a", "messageId": "m"}},
+        {"type": "text-start", "runId": "r", "from": "AGENT", "payload": {"id": "t"}},
+        {"type": "text-delta", "runId": "r", "from": "AGENT", "payload": {"id": "t", "text": "hi"}},
+        {"type": "tripwire", "runId": "r", "from": "AGENT",
+         "payload": {"reason": "blocked", "retry": False, "metadata": {}}},
+    ]:  # fmt: skip
+        parts.extend(conv.convert(chunk))
+    assert [p["type"] for p in parts] == [
+        "start", "text-start", "text-delta", "text-end", "data-tripwire", "finish",
+    ]  # fmt: skip
+    assert parts[-2]["data"]["reason"] == "blocked"
+    assert parts[-1]["finishReason"] == "other"
+    assert conv.close() == []

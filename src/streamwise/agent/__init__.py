@@ -10,6 +10,9 @@ from ._memory import MemorySession as MemorySession
 from ._output import AgentOutput as AgentOutput
 from ._output import GenerateResult as GenerateResult
 from ._output import StepResult as StepResult
+from ._processors import InputProcessor as InputProcessor
+from ._processors import OutputProcessor as OutputProcessor
+from ._processors import ProcessorContext as ProcessorContext
 
 __all__ = (
     "DEFAULT_LAST_MESSAGES",
@@ -17,9 +20,12 @@ __all__ = (
     "AgentInput",
     "AgentOutput",
     "GenerateResult",
+    "InputProcessor",
     "Instructions",
     "Memory",
     "MemoryOptions",
     "MemorySession",
+    "OutputProcessor",
+    "ProcessorContext",
     "StepResult",
 )

@@ -19,6 +19,7 @@ from ._input import AgentInput, to_messages
 from ._loop import Decision, LoopConfig, Resume, SuspendedState, run_agent
 from ._memory import Memory, MemoryOptions
 from ._output import AgentOutput, GenerateResult, StepResult
+from ._processors import InputProcessor, OutputProcessor
 
 __all__ = ("Agent", "Instructions")
 
@@ -45,6 +46,10 @@ class Agent:
             streams through as nested ``tool-output`` chunks.
         max_steps: the most model calls per run.
         description: what the agent does (shown when it is used as a tool).
+        input_processors: ``(messages, ctx) -> messages | None`` run on each run's input
+            before the first model call; ``ctx.abort(reason)`` stops the run with a tripwire.
+        output_processors: ``(step, ctx) -> None`` run after each model step; ``ctx.abort``
+            stops the run with a tripwire.
     """
 
     def __init__(
@@ -58,6 +63,8 @@ class Agent:
         agents: Sequence[Agent] | None = None,
         max_steps: int = 5,
         description: str = "",
+        input_processors: Sequence[InputProcessor] = (),
+        output_processors: Sequence[OutputProcessor] = (),
     ) -> None:
         if not isinstance(id, str) or not id:
             raise ConfigurationError("an agent needs a non-empty string id")
@@ -73,6 +80,8 @@ class Agent:
         self._model_spec = model
         self.model: LanguageModel = resolve_model(model)
         self.max_steps = max_steps
+        self.input_processors = tuple(input_processors)
+        self.output_processors = tuple(output_processors)
         self.tools: dict[str, Tool] = _tool_map(tools, id)
         self.agents: dict[str, Agent] = {}
         for sub in agents or ():
@@ -156,6 +165,8 @@ class Agent:
             on_finish=on_finish,
             output=_check_output(output, self.id),
             require_tool_approval=require_tool_approval,
+            input_processors=self.input_processors,
+            output_processors=self.output_processors,
         )
         run_id = run_id or str(uuid.uuid4())
         # The session is made (and its options checked) before the output object exists, so a

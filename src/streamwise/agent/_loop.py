@@ -28,6 +28,13 @@ from ..stream import Usage, normalize_usage
 from ..tools import AppRegistry, Tool
 from ._memory import MemorySession
 from ._output import AgentOutput, StepResult
+from ._processors import (
+    InputProcessor,
+    OutputProcessor,
+    ProcessorContext,
+    run_input_processors,
+    run_output_processors,
+)
 from ._structured import ObjectAccumulator, structured_instructions
 from ._tool_calls import (
     CallSetup,
@@ -100,6 +107,8 @@ class LoopConfig:
     on_finish: Callable[[AgentOutput], Any] | None = None
     output: type[pydantic.BaseModel] | None = None
     require_tool_approval: bool = False
+    input_processors: tuple[InputProcessor, ...] = ()
+    output_processors: tuple[OutputProcessor, ...] = ()
     memory: MemorySession | None = None
     resume: Resume | None = None
     on_suspend: Callable[[SuspendedState], None] | None = None
@@ -140,6 +149,8 @@ async def run_agent(out: AgentOutput, cfg: LoopConfig) -> None:
         step, pending = await _run_step(out, cfg, conversation, message_id, step_number, objects)
         out._steps.append(step)
         reason = step.finish_reason
+        if cfg.output_processors:
+            await run_output_processors(cfg.output_processors, step, _processor_ctx(out, cfg))
         if cfg.on_step_finish is not None:
             await _maybe_await(cfg.on_step_finish(step))
         step_number += 1
@@ -191,8 +202,17 @@ async def _start_conversation(out: AgentOutput, cfg: LoopConfig) -> list[ModelMe
         conversation.append({"role": "system", "content": system})
     if cfg.memory is not None:
         conversation.extend(await cfg.memory.load(out))
-    conversation.extend(cfg.messages)
+    messages = cfg.messages
+    if cfg.input_processors:
+        messages = await run_input_processors(
+            cfg.input_processors, list(messages), _processor_ctx(out, cfg)
+        )
+    conversation.extend(messages)
     return conversation
+
+
+def _processor_ctx(out: AgentOutput, cfg: LoopConfig) -> ProcessorContext:
+    return ProcessorContext(cfg.agent_id, out.run_id, cfg.runtime_context)
 
 
 async def _suspend(out: AgentOutput, cfg: LoopConfig, state: SuspendedState) -> None:

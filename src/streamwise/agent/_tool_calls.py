@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..errors import UnknownToolError
+from ..errors import TripwireTriggered, UnknownToolError
 from ..stream import ToolOutputWriter, error_info
 from ..tools import AppRegistry, Tool, ToolContext, ToolSuspension
 from ._output import AgentOutput
@@ -98,6 +98,9 @@ async def call_tool(
             suspend_schema=tool.suspend_schema,
         )
         result = await tool.run(call["args"], ctx)
+    except TripwireTriggered:
+        writer.close()
+        raise  # stops the whole run, not just this call
     except ToolSuspension as suspension:
         writer.close()
         waiting = PendingCall(call, "suspended", suspension.payload)

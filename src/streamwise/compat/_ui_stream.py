@@ -230,6 +230,12 @@ class UIStreamConverter:
             parts.extend(self._close_blocks())
             parts.append({"type": "abort"})
             self._ended = True
+        elif t == "tripwire":
+            # A deliberate stop (a guardrail): say why, then end like any finished message.
+            parts.extend(self._close_blocks())
+            parts.append({"type": "data-tripwire", "data": dict(p)})
+            parts.append(_finish_part("other"))
+            self._ended = True
         return parts
 
     def _ensure_started(self) -> list[UIPart]:

@@ -40,7 +40,12 @@ class _Buffer:
         self.pieces: list[str] = []
 
 
-_TERMINAL: dict[str, RunStatus] = {"finish": "success", "error": "failed", "abort": "canceled"}
+_TERMINAL: dict[str, RunStatus] = {
+    "finish": "success",
+    "error": "failed",
+    "abort": "canceled",
+    "tripwire": "tripwire",
+}
 
 
 class MessageRecorder:

@@ -26,7 +26,9 @@ Part = dict[str, Any]
 """One part of a message's content: ``text``, ``reasoning``, ``tool-invocation``, ``file``,
 ``source``, ``step-start`` or ``data-*`` (see :class:`~streamwise.storage.MessageRecorder`)."""
 
-RunStatus = Literal["running", "success", "failed", "canceled", "suspended", "interrupted"]
+RunStatus = Literal[
+    "running", "success", "failed", "canceled", "suspended", "interrupted", "tripwire"
+]
 """A recorded run's status; ``interrupted`` means its process died before it ended."""
 
 

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
 from typing import Any, Generic, Literal, TypeVar
 
+from ..errors import TripwireTriggered
 from ._chunks import Chunk, Usage, is_data_chunk
 from ._log import ChunkLog, LogStatistics
 from ._usage import add_usage, empty_usage
@@ -32,12 +33,24 @@ __all__ = ("Deferred", "RunOutput", "RunStatus", "current_run")
 
 _log = logging.getLogger("streamwise")
 
-RunStatus = Literal["running", "success", "failed", "suspended", "canceled"]
+RunStatus = Literal["running", "success", "failed", "suspended", "canceled", "tripwire"]
 T = TypeVar("T")
 
 _current_run: contextvars.ContextVar[RunOutput | None] = contextvars.ContextVar(
     "streamwise_current_run", default=None
 )
+
+
+def _find_tripwire(exc: BaseException) -> TripwireTriggered | None:
+    """The tripwire behind ``exc``: itself, or one inside an exception group (a TaskGroup)."""
+    if isinstance(exc, TripwireTriggered):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _find_tripwire(inner)
+            if found is not None:
+                return found
+    return None
 
 
 def current_run() -> RunOutput | None:
@@ -90,6 +103,7 @@ class RunOutput:
         self._task: asyncio.Task[None] | None = None
         self._terminated = False
         self._end_hooks: list[Callable[[RunOutput], Awaitable[None]]] = []
+        self._tripwire: TripwireTriggered | None = None
         self._producer: Coroutine[Any, Any, None] | None = None
         self._parent = _current_run.get()
         if self._parent is not None:
@@ -137,7 +151,12 @@ class RunOutput:
             raise
         except Exception as exc:
             await self._cancel_children()
-            self._end("failed", exc)
+            tripwire = _find_tripwire(exc)
+            if tripwire is not None:
+                self._tripwire = tripwire
+                self._end("tripwire", None)
+            else:
+                self._end("failed", exc)
         finally:
             if not self._terminated:
                 self._end("failed", RuntimeError("the run ended without a terminal chunk"))
@@ -177,7 +196,12 @@ class RunOutput:
         self._error = error
         if self._total_usage is None:
             self._total_usage = self._sum_usage()
-        chunk = self._error_chunk(error) if error is not None else self._abort_chunk()
+        if error is not None:
+            chunk = self._error_chunk(error)
+        elif self._tripwire is not None:
+            chunk = self._tripwire_chunk(self._tripwire)
+        else:
+            chunk = self._abort_chunk()
         # emit appends before it calls on_chunk, so if on_chunk raises (perhaps the reason we
         # are here) the terminal chunk is in the log all the same.
         with contextlib.suppress(Exception):
@@ -209,6 +233,11 @@ class RunOutput:
 
     def _abort_chunk(self) -> Chunk:
         return {"type": "abort", "runId": self.run_id, "from": self.source, "payload": {}}
+
+    def _tripwire_chunk(self, tripwire: TripwireTriggered) -> Chunk:
+        return {"type": "tripwire", "runId": self.run_id, "from": self.source,
+                "payload": {"reason": tripwire.reason, "retry": tripwire.retry,
+                            "metadata": tripwire.metadata}}  # fmt: skip
 
     # -- nesting and usage -------------------------------------------------------------------
 
@@ -313,6 +342,15 @@ class RunOutput:
     def status(self) -> Awaitable[RunStatus]:
         """``success``, ``failed``, ``suspended`` or ``canceled`` once the run ended."""
         return Deferred(self, lambda: self._status)
+
+    @property
+    def tripwire(self) -> Awaitable[dict[str, Any] | None]:
+        """``{reason, retry, metadata}`` when a tripwire stopped the run, else None."""
+        return Deferred(self, self._tripwire_value)
+
+    def _tripwire_value(self) -> dict[str, Any] | None:
+        t = self._tripwire
+        return None if t is None else {"reason": t.reason, "retry": t.retry, "metadata": t.metadata}
 
     @property
     def error(self) -> Awaitable[BaseException | None]:
