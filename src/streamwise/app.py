@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
@@ -85,6 +86,17 @@ class Streamwise:
             # Snapshots go to the app's storage, so a suspended run survives a restart.
             workflow.store = self._store
             workflow.store_is_default = False
+
+    def asgi(self, settings: Any = None) -> Any:
+        """The ASGI app serving this app over HTTP: ``streamwise.server.create_asgi_app(self)``.
+
+        ``settings`` is a ``streamwise.server.ServerSettings`` (default: from the environment).
+        The server is the top layer and this module does not import it: it is looked up by
+        name here, the way providers are, so that ``app.asgi()`` works under any ASGI server
+        (``uvicorn myproject.app:asgi_app``) without an import cycle.
+        """
+        server = importlib.import_module("streamwise.server")
+        return server.create_asgi_app(self, settings)
 
     @property
     def records_runs(self) -> bool:

@@ -318,3 +318,13 @@ async def test_agent_observe_replays_a_stored_run_the_server_no_longer_holds() -
             assert frames(replay.content) == live[2:]
             missing = await fresh.post("/api/agents/rec/observe", json={"runId": "nope"})
             assert missing.status_code == 404
+
+
+async def test_app_asgi_serves_the_app() -> None:
+    app = Streamwise(agents=[Agent("plain", model=ScriptedModel([{"text": "hi"}]))])
+    asgi = app.asgi(ServerSettings(heartbeat_interval=0))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://t") as c:
+        listed = (await c.get("/api/agents")).json()
+        assert list(listed) == ["plain"]
+        body = (await c.post("/api/agents/plain/stream", json={"messages": "x"})).content
+        assert frames(body)[-1]["type"] == "finish"

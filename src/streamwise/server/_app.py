@@ -1,8 +1,7 @@
 """``create_asgi_app(app)``: the Starlette app serving every agent and workflow of an app.
 
-The server sits on top of the layers: it imports the app, never the other way round. That is
-why there is no ``Streamwise.asgi()`` method: ``create_asgi_app(app)`` (or ``streamwise serve
-module:app``) is how an app gets served.
+The server sits on top of the layers: it imports the app, never the other way round;
+``Streamwise.asgi()`` looks this module up by name and calls :func:`create_asgi_app`.
 """
 
 from __future__ import annotations
