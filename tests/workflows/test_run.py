@@ -562,3 +562,20 @@ async def test_cancel_before_the_run_started_still_ends_with_finish() -> None:
     assert types(chunks) == ["workflow-canceled", "workflow-finish"]
     assert chunks[-1]["payload"]["workflowStatus"] == "canceled"
     assert await out.status == "canceled"
+
+
+async def test_a_suspended_run_can_be_canceled_and_then_not_resumed() -> None:
+    from streamwise.errors import RunError
+    from tests.workflows.flows import approval
+
+    wf = approval()
+    run = await wf.create_run()
+    assert await run.stream({"item": "invoice"}).status == "suspended"
+    assert run.cancel() is False  # no stream is running
+    assert await run.cancel_suspended() is True
+    assert await run.cancel_suspended() is False
+    assert (await wf.store.load_snapshot(wf.id, run.run_id) or {})["status"] == "canceled"
+    again = run.resume_stream(resume_data={"approved": True})
+    assert await again.status == "failed"
+    with pytest.raises(RunError, match="'canceled', not suspended"):
+        await again.result

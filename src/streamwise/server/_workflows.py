@@ -216,7 +216,10 @@ def workflow_routes(state: ServerState) -> list[Route]:
         if run is None and out is None:
             return error_response(404, f"run {run_id!r} of workflow {wid!r} not found")
         if run is not None:
-            await maybe_await(run.cancel())
+            canceled = await maybe_await(run.cancel())
+            if not canceled and hasattr(run, "cancel_suspended"):
+                # No stream running here: a suspended run is canceled in the store.
+                await run.cancel_suspended()
         elif out is not None:
             out.cancel()
         return json_response({"message": "Workflow run canceled"})

@@ -151,6 +151,16 @@ class WorkflowRun:
         out = self.workflow._active.get(self.run_id) or self.output
         return out.cancel() if out is not None else False
 
+    async def cancel_suspended(self) -> bool:
+        """Cancel a run that is suspended (no stream running): its stored status becomes
+        ``canceled``, so it can no longer be resumed, here or in another process.
+
+        Returns False when the run is not suspended (running, ended, or unknown).
+        """
+        return await self.workflow.store.compare_and_set_status(
+            self.workflow.id, self.run_id, "suspended", "canceled"
+        )
+
 
 def _step_id(step: Any) -> str | None:
     if step is None:
