@@ -1,45 +1,13 @@
-"""Every storage test runs against SQLite (a file) and PostgreSQL (a fresh schema per test)."""
+"""Every storage test runs against SQLite (a file) and PostgreSQL (a fresh schema per test):
+the ``db_url`` fixture is in ``tests/conftest.py``."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from streamwise.storage import Store
-
-PG_URL = os.environ.get("STREAMWISE_TEST_POSTGRES_URL")
-
-
-async def reset_postgres(url: str) -> None:
-    """Drop every table: each test starts from an empty database."""
-    import asyncpg  # type: ignore[import-untyped]
-
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    finally:
-        await conn.close()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A database URL for an empty database of each kind."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/streamwise.db"
-    if not PG_URL:
-        if os.environ.get("CI"):
-            pytest.fail(
-                "STREAMWISE_TEST_POSTGRES_URL is not set under CI: run the suite through "
-                "scripts/test.sh, which starts PostgreSQL (scripts/setup_postgres.sh)"
-            )
-        pytest.skip(
-            "no PostgreSQL: STREAMWISE_TEST_POSTGRES_URL is unset (scripts/test.sh sets it)"
-        )
-    await reset_postgres(PG_URL)
-    return PG_URL
 
 
 @pytest.fixture

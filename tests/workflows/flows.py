@@ -86,7 +86,7 @@ def approval(store: WorkflowSnapshotStore | None = None) -> Workflow:
 
 
 async def _suspend_in_this_process(where: str, run_id: str) -> None:
-    if where.startswith("sqlite:"):
+    if where.startswith(("sqlite:", "postgresql:")):
         from streamwise.storage import Store
 
         async with Store(where) as store:

@@ -68,8 +68,8 @@ async def test_resume_from_a_fresh_process(tmp_path: Path) -> None:
     assert [r["runId"] for r in runs] == ["appr-9"]
 
 
-async def test_resume_from_a_fresh_process_on_the_sqlite_store(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/streamwise.db"
+async def test_resume_from_a_fresh_process_on_both_databases(db_url: str) -> None:
+    url = db_url
     await suspend_in_another_process(url, "appr-sql")
     async with Store(url) as store:
         wf = approval(store)
