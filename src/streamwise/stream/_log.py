@@ -100,6 +100,18 @@ class ChunkLog:
             )
         return index
 
+    async def wait_closed(self) -> None:
+        """Wait until the log is closed (cancel-safe: only this waiter is dropped)."""
+        while not self._closed:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+                raise
+
     def snapshot(self, offset: int = 0) -> list[Chunk]:
         """The chunks from ``offset`` on, as they are now.
 

@@ -58,6 +58,28 @@ def current_run() -> RunOutput | None:
     return _current_run.get()
 
 
+class _Finished:
+    """Whether a run has ended, and a way to wait for it: the closing of its chunk log.
+
+    Lighter than an ``asyncio.Event`` (no deque per run) and cancel-safe for every waiter.
+    """
+
+    __slots__ = ("_log",)
+
+    def __init__(self, log: ChunkLog) -> None:
+        self._log = log
+
+    def is_set(self) -> bool:
+        return self._log.closed
+
+    def set(self) -> None:
+        self._log.close()
+
+    async def wait(self) -> None:
+        if not self._log.closed:
+            await self._log.wait_closed()
+
+
 class Deferred(Generic[T]):
     """An awaitable result of a run: waits for the run's end, then returns (or raises)."""
 
@@ -94,7 +116,7 @@ class RunOutput:
     ) -> None:
         self.run_id: str = run_id or str(uuid.uuid4())
         self._log = ChunkLog(self.replay_window)
-        self._finished = asyncio.Event()
+        self._finished = _Finished(self._log)
         self._status: RunStatus = "running"
         self._error: BaseException | None = None
         self._own_usage: Usage = empty_usage()
@@ -209,8 +231,7 @@ class RunOutput:
 
     def _close(self) -> None:
         self._terminated = True
-        self._log.close()
-        self._finished.set()
+        self._finished.set()  # closes the log: readers and waiters see the end
 
     def _finish(self, terminal: Chunk, status: RunStatus = "success") -> None:
         """Write the run's normal terminal chunk (``finish`` / ``workflow-finish``).
