@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Gener
 from typing import Any, Generic, Literal, TypeVar
 
 from ..errors import TripwireTriggered
-from ._chunks import Chunk, Usage, is_data_chunk
+from ._chunks import Chunk, Usage, error_info, is_data_chunk
 from ._log import ChunkLog, LogStatistics
 from ._usage import add_usage, empty_usage
 from ._writer import ChunkWriter
@@ -243,8 +243,6 @@ class RunOutput:
         self.emit(terminal)
 
     def _error_chunk(self, error: BaseException) -> Chunk:
-        from ._chunks import error_info
-
         return {
             "type": "error",
             "runId": self.run_id,
