@@ -328,3 +328,28 @@ async def test_app_asgi_serves_the_app() -> None:
         assert list(listed) == ["plain"]
         body = (await c.post("/api/agents/plain/stream", json={"messages": "x"})).content
         assert frames(body)[-1]["type"] == "finish"
+
+
+async def test_agent_resume_stream_route_and_conflicts() -> None:
+    from tests.agent.test_approval import Approval, Rec
+
+    async def pay(inp: Rec, ctx: ToolContext) -> str:
+        if ctx.resume_data is None:
+            await ctx.suspend({"reason": "ok?"})
+        return "paid"
+
+    tool = create_tool("pay", "Pay", Rec, pay, resume_schema=Approval)
+    model = ScriptedModel([{"tool_calls": [{"name": "pay", "args": {"id": "x"}}]}, {"text": "k"}])
+    app = Streamwise(agents=[Agent("payer", model=model, tools=[tool])])
+    async with client(app) as c:
+        first = frames((await c.post("/api/agents/payer/stream", json={"messages": "x"})).content)
+        run_id = first[0]["runId"]
+        assert "tool-call-suspended" in [f["type"] for f in first]
+        wrong = await c.post("/api/agents/payer/approve-tool-call", json={"runId": run_id})
+        assert wrong.status_code == 409
+        body = {"runId": run_id, "resumeData": {"approved": True}}
+        resumed = frames((await c.post("/api/agents/payer/resume-stream", json=body)).content)
+        assert [f["type"] for f in resumed][:2] == ["start", "tool-result"]
+        again = await c.post("/api/agents/payer/resume-stream", json=body)
+        assert again.status_code == 409
+        assert "not waiting" in again.json()["error"]

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import orjson
 
+from streamwise import Streamwise
 from tests.server.support import demo_app, running_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,3 +152,19 @@ def test_js_ai_sdk_reads_a_real_workflow_with_a_streaming_agent_step() -> None:
     assert final["steps"]["writer"]["output"] == {"text": "a short poem"}
     [three] = plain["workflow"]
     assert three["steps"]["square"]["output"] == {"value": 64}
+
+
+def test_js_mastra_client_approves_and_declines_tool_calls() -> None:
+    from tests.agent.test_approval import deleting_agent
+
+    agent, deleted = deleting_agent()
+    with running_server(Streamwise(agents=[agent])) as url:
+        report = node("mastra_approval.mjs", url)
+    assert report["firstTypes"][-3:] == ["tool-call-approval", "step-finish", "finish"]
+    assert report["finishReason"] == "suspended"
+    assert report["approval"]["toolName"] == "delete"
+    assert report["approvedTypes"][:2] == ["start", "tool-result"]
+    assert report["approvedRunIds"] == [report["runId"]]
+    assert report["approvedText"] == "after: {'deleted': True}"
+    assert report["declinedText"] == "after: not today"
+    assert deleted == ["r1"]

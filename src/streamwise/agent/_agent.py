@@ -233,10 +233,14 @@ class Agent:
         run_id: str,
         *,
         tool_call_id: str | None = None,
+        reason: str | None = None,
         on_chunk: Callable[[Chunk], Any] | None = None,
     ) -> AgentOutput:
-        """Decline the waiting call(s): the model reads that the user did not approve, and goes on."""
-        return self._continue(run_id, tool_call_id, Decision("decline"), "approval", on_chunk)
+        """Decline the waiting call(s): the model reads that the user did not approve (or
+        ``reason``), and goes on."""
+        return self._continue(
+            run_id, tool_call_id, Decision("decline", reason), "approval", on_chunk
+        )
 
     def resume_stream(
         self,

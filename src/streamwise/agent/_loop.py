@@ -76,7 +76,8 @@ class SuspendedState:
 
 @dataclass(slots=True)
 class Decision:
-    """What to do with one waiting call: run it (approve / resume with data) or decline it."""
+    """What to do with one waiting call: run it (approve / resume with data) or decline it
+    (``resume_data`` then is the reason the model reads, or None for the default)."""
 
     action: Literal["approve", "decline", "resume"]
     resume_data: Any = None
@@ -243,7 +244,7 @@ async def _resume_calls(
             if decision is None:
                 still.append(waiting)
             elif decision.action == "decline":
-                declined(out, waiting.call, outcomes)
+                declined(out, waiting.call, outcomes, decision.resume_data)
             else:
                 data: dict[str, Any] = {}
                 if decision.action == "resume":

@@ -121,10 +121,18 @@ async def call_tool(
     emit({"type": "tool-result", "runId": out.run_id, "from": "AGENT", "payload": outcome})
 
 
-def declined(out: AgentOutput, call: dict[str, Any], outcomes: dict[str, dict[str, Any]]) -> None:
-    """Record a declined call: the model reads that the user did not approve it."""
+DECLINED = "Tool call was not approved by the user"
+
+
+def declined(
+    out: AgentOutput,
+    call: dict[str, Any],
+    outcomes: dict[str, dict[str, Any]],
+    reason: str | None = None,
+) -> None:
+    """Record a declined call: the model reads that the user did not approve it (and why)."""
     outcome = {"toolCallId": call["toolCallId"], "toolName": call["toolName"],
-               "result": "Tool call was not approved by the user", "args": call["args"]}  # fmt: skip
+               "result": reason or DECLINED, "args": call["args"]}  # fmt: skip
     outcomes[call["toolCallId"]] = outcome
     out._tool_results.append(outcome)
     out.emit({"type": "tool-result", "runId": out.run_id, "from": "AGENT", "payload": outcome})

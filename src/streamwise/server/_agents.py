@@ -9,8 +9,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..agent import Agent, AgentOutput, MemoryOptions
-from ..errors import ConfigurationError
-from ._bodies import AgentObserveBody, AgentStreamBody, BodyError, agent_input, read_body
+from ..errors import ConfigurationError, RunNotSuspendedError
+from ._bodies import (
+    AgentObserveBody,
+    AgentResumeBody,
+    AgentStreamBody,
+    BodyError,
+    ToolDecisionBody,
+    agent_input,
+    read_body,
+)
 from ._responses import error_response, json_response
 from ._sse import sse_events
 from ._state import ServerState
@@ -150,6 +158,46 @@ def agent_routes(state: ServerState) -> list[Route]:
             heartbeat_interval=state.settings.heartbeat_interval,
         )
 
+    async def continued(request: Request, action: str) -> Response | ChunkStreamResponse:
+        """Approve, decline or resume a suspended run: a new stream with the same run id."""
+        agent_id = request.path_params["agent_id"]
+        agent = state.agent(agent_id)
+        if agent is None:
+            return _no_agent(agent_id)
+        try:
+            if action == "resume":
+                resume = await read_body(request, AgentResumeBody, limit=limit)
+                out = agent.resume_stream(
+                    resume.resume_data, run_id=resume.run_id, tool_call_id=resume.tool_call_id
+                )
+            else:
+                body = await read_body(request, ToolDecisionBody, limit=limit)
+                if action == "approve":
+                    out = agent.approve_tool_call(body.run_id, tool_call_id=body.tool_call_id)
+                else:
+                    out = agent.decline_tool_call(
+                        body.run_id, tool_call_id=body.tool_call_id, reason=body.reason
+                    )
+        except BodyError as exc:
+            return error_response(exc.status, exc.message, issues=exc.issues)
+        except RunNotSuspendedError as exc:
+            return error_response(409, str(exc))
+        except ConfigurationError as exc:
+            return error_response(400, f"invalid request body: {exc}")
+        state.runs.add(agent.id, out)
+        return ChunkStreamResponse(
+            out, SSEFraming(), heartbeat_interval=state.settings.heartbeat_interval
+        )
+
+    async def approve(request: Request) -> Response | ChunkStreamResponse:
+        return await continued(request, "approve")
+
+    async def decline(request: Request) -> Response | ChunkStreamResponse:
+        return await continued(request, "decline")
+
+    async def resume_stream(request: Request) -> Response | ChunkStreamResponse:
+        return await continued(request, "resume")
+
     async def cancel(request: Request) -> Response:
         agent_id = request.path_params["agent_id"]
         run_id = request.path_params["run_id"]
@@ -171,4 +219,7 @@ def agent_routes(state: ServerState) -> list[Route]:
         Route("/api/agents/{agent_id}/generate", generate, methods=["POST"]),
         Route("/api/agents/{agent_id}/observe", observe, methods=["POST"]),
         Route("/api/agents/{agent_id}/runs/{run_id}/cancel", cancel, methods=["POST"]),
+        Route("/api/agents/{agent_id}/approve-tool-call", approve, methods=["POST"]),
+        Route("/api/agents/{agent_id}/decline-tool-call", decline, methods=["POST"]),
+        Route("/api/agents/{agent_id}/resume-stream", resume_stream, methods=["POST"]),
     ]

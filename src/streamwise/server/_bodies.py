@@ -14,9 +14,11 @@ from starlette.requests import Request
 
 __all__ = (
     "AgentObserveBody",
+    "AgentResumeBody",
     "AgentStreamBody",
     "BodyError",
     "ChatBody",
+    "ToolDecisionBody",
     "UIMessage",
     "WorkflowResumeBody",
     "WorkflowRouteBody",
@@ -48,6 +50,22 @@ class AgentStreamBody(_Body):
     max_steps: int | None = pydantic.Field(default=None, alias="maxSteps", ge=1)
     request_context: dict[str, Any] | None = pydantic.Field(default=None, alias="requestContext")
     runtime_context: dict[str, Any] | None = pydantic.Field(default=None, alias="runtimeContext")
+
+
+class ToolDecisionBody(_Body):
+    """Body of ``POST /api/agents/:id/approve-tool-call`` and ``/decline-tool-call``."""
+
+    run_id: str = pydantic.Field(alias="runId")
+    tool_call_id: str | None = pydantic.Field(default=None, alias="toolCallId")
+    reason: str | None = None
+
+
+class AgentResumeBody(_Body):
+    """Body of ``POST /api/agents/:id/resume-stream``."""
+
+    run_id: str = pydantic.Field(alias="runId")
+    resume_data: Any = pydantic.Field(default=None, alias="resumeData")
+    tool_call_id: str | None = pydantic.Field(default=None, alias="toolCallId")
 
 
 class AgentObserveBody(_Body):

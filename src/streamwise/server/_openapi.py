@@ -9,8 +9,10 @@ import pydantic
 
 from ._bodies import (
     AgentObserveBody,
+    AgentResumeBody,
     AgentStreamBody,
     ChatBody,
+    ToolDecisionBody,
     WorkflowResumeBody,
     WorkflowRouteBody,
     WorkflowStreamBody,
@@ -31,6 +33,12 @@ _ROUTES: tuple[tuple[str, str, str, type[pydantic.BaseModel] | None, dict[str, A
     ("post", "/api/agents/{agentId}/observe", "Replay a run from an offset, then follow it (SSE)",
      AgentObserveBody, _SSE),
     ("post", "/api/agents/{agentId}/runs/{runId}/cancel", "Cancel a run", None, _JSON),
+    ("post", "/api/agents/{agentId}/approve-tool-call", "Approve a waiting tool call (SSE)",
+     ToolDecisionBody, _SSE),
+    ("post", "/api/agents/{agentId}/decline-tool-call", "Decline a waiting tool call (SSE)",
+     ToolDecisionBody, _SSE),
+    ("post", "/api/agents/{agentId}/resume-stream", "Resume a suspended tool call (SSE)",
+     AgentResumeBody, _SSE),
     ("get", "/api/workflows", "List workflows", None, _JSON),
     ("get", "/api/workflows/{workflowId}", "Describe a workflow", None, _JSON),
     ("post", "/api/workflows/{workflowId}/create-run", "Create a run (?runId= optional)", None,
