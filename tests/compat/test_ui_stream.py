@@ -295,3 +295,24 @@ def test_ui_stream_tripwire_says_why_then_finishes() -> None:
     assert parts[-2]["data"]["reason"] == "blocked"
     assert parts[-1]["finishReason"] == "other"
     assert conv.close() == []
+
+
+def test_ui_stream_waiting_tool_calls_become_data_parts_and_finish_as_other() -> None:
+    conv = UIStreamConverter()
+    approval = {"toolCallId": "c1", "toolName": "delete", "args": {"id": "r1"},
+                "resumeSchema": None}  # fmt: skip
+    parts: list[Any] = []
+    for chunk in [
+        {"type": "start", "runId": "r", "from": "AGENT", "payload": {"id": "a", "messageId": "m"}},
+        {"type": "tool-call", "runId": "r", "from": "AGENT",
+         "payload": {"toolCallId": "c1", "toolName": "delete", "args": {"id": "r1"}}},
+        {"type": "tool-call-approval", "runId": "r", "from": "AGENT", "payload": approval},
+        {"type": "finish", "runId": "r", "from": "AGENT",
+         "payload": {"stepResult": {"reason": "suspended"}}},
+    ]:  # fmt: skip
+        parts.extend(conv.convert(chunk))
+    assert [p["type"] for p in parts] == [
+        "start", "tool-input-available", "data-tool-call-approval", "finish",
+    ]  # fmt: skip
+    assert parts[2] == {"type": "data-tool-call-approval", "id": "c1", "data": approval}
+    assert parts[3]["finishReason"] == "other"

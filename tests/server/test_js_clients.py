@@ -168,3 +168,17 @@ def test_js_mastra_client_approves_and_declines_tool_calls() -> None:
     assert report["approvedText"] == "after: {'deleted': True}"
     assert report["declinedText"] == "after: not today"
     assert deleted == ["r1"]
+
+
+def test_js_ai_sdk_chat_transport_reads_a_run_waiting_for_approval() -> None:
+    from tests.agent.test_approval import deleting_agent
+
+    agent, deleted = deleting_agent()
+    with running_server(Streamwise(agents=[agent])) as url:
+        report = node("ai_chat.mjs", url, "admin")
+    assert report["errors"] == []
+    assert "data-tool-call-approval" in report["partTypes"]
+    assert report["partTypes"][-1] == "finish"
+    assert "data-tool-call-approval" in report["messageParts"]
+    assert report["validatedCount"] == 2
+    assert deleted == []

@@ -230,6 +230,11 @@ class UIStreamConverter:
             parts.extend(self._close_blocks())
             parts.append({"type": "abort"})
             self._ended = True
+        elif t in ("tool-call-approval", "tool-call-suspended"):
+            # A call waiting for a human. AI SDK 5 has no approval part of its own, so it goes
+            # as a data part (every version accepts those), keyed by the call: a UI shows
+            # approve / decline, then posts to /api/agents/:id/approve-tool-call (docs/server.md).
+            parts.append({"type": f"data-{t}", "id": str(p.get("toolCallId", "")), "data": dict(p)})
         elif t == "tripwire":
             # A deliberate stop (a guardrail): say why, then end like any finished message.
             parts.extend(self._close_blocks())
