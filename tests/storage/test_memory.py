@@ -466,3 +466,32 @@ async def test_memory_concurrent_runs_on_one_thread_keep_every_message(db_url: s
     assert len(stored) == 16
     for i in range(8):
         assert stored.index(("user", f"q{i}")) < stored.index(("assistant", f"re:q{i} done"))
+
+
+async def test_memory_approved_run_continues_its_log_and_stores_the_rest(db_url: str) -> None:
+    from tests.agent.test_approval import deleting_agent
+
+    agent, deleted = deleting_agent()
+    async with Streamwise(agents=[agent], storage=db_url) as app:
+        out = agent.stream("delete r1", memory={"thread": "t-appr", "resource": "u"})
+        first = [c async for c in out]
+        assert await out.status == "suspended"
+        resumed = agent.approve_tool_call(out.run_id)
+        second = [c async for c in resumed]
+        assert await resumed.status == "success"
+        store = app.storage
+        messages = await store.list_messages("t-appr")
+        # One answer, in its place: the approval request, then the result and the text.
+        assert [m["role"] for m in messages] == ["user", "assistant"]
+        parts = messages[1]["content"]
+        [tool] = [p["toolInvocation"] for p in parts if p["type"] == "tool-invocation"]
+        assert tool["toolName"] == "delete"
+        assert tool["state"] == "result"
+        assert tool["result"] == {"deleted": True}
+        texts = [p.get("text") for p in parts if p["type"] == "text"]
+        assert texts == ["after: {'deleted': True}"]
+        assert await store.read_events(out.run_id) == first + second
+        run = await store.get_run(out.run_id)
+        assert run is not None
+        assert run["status"] == "success"
+    assert deleted == ["r1"]

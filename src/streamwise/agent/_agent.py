@@ -171,6 +171,7 @@ class Agent:
         run_id = run_id or str(uuid.uuid4())
         # The session is made (and its options checked) before the output object exists, so a
         # bad memory= raises here without leaving a never-started child in a parent run.
+        cfg.memory_options = memory
         if self.memory is not None:
             cfg.memory = self.memory.session(
                 agent_id=self.id, run_id=run_id, options=memory, messages=cfg.messages
@@ -301,9 +302,19 @@ class Agent:
             old,
             registry=self._registry() or old.registry,
             resume=Resume(state, {p.tool_call_id: decision for p in waiting}),
-            # The first stream's memory session stored the input and what arrived; the resumed
-            # stream is not recorded yet (a known gap, see docs/agents.md).
-            memory=None,
+            # The first stream stored the input and its answer; this one continues the run's
+            # log and stores what it adds as the next answer.
+            memory=(
+                self.memory.session(
+                    agent_id=self.id,
+                    run_id=run_id,
+                    options=old.memory_options,
+                    messages=[],
+                    continues=True,
+                )
+                if self.memory is not None and old.memory is not None
+                else None
+            ),
         )
         return self._start(cfg, run_id, on_chunk)
 

@@ -26,7 +26,7 @@ from ..errors import ModelError, RunError
 from ..models import LanguageModel, ModelMessage, ModelRequest, ToolSpec
 from ..stream import Usage, normalize_usage
 from ..tools import AppRegistry, Tool
-from ._memory import MemorySession
+from ._memory import MemoryOptions, MemorySession
 from ._output import AgentOutput, StepResult
 from ._processors import (
     InputProcessor,
@@ -111,6 +111,7 @@ class LoopConfig:
     input_processors: tuple[InputProcessor, ...] = ()
     output_processors: tuple[OutputProcessor, ...] = ()
     memory: MemorySession | None = None
+    memory_options: MemoryOptions | None = None
     resume: Resume | None = None
     on_suspend: Callable[[SuspendedState], None] | None = None
     setup: CallSetup = field(init=False)
@@ -136,6 +137,8 @@ async def run_agent(out: AgentOutput, cfg: LoopConfig) -> None:
           "payload": {"id": cfg.agent_id, "messageId": message_id}})  # fmt: skip
 
     if resume is not None:
+        if cfg.memory is not None:
+            await cfg.memory.load(out)  # a continuation: no history, the log goes on
         pending = await _resume_calls(out, cfg, conversation, resume)
         if pending:
             await _suspend(out, cfg, SuspendedState(run_id, message_id, conversation, pending,

@@ -58,8 +58,12 @@ class Memory(Protocol):
         run_id: str,
         options: MemoryOptions | None,
         messages: list[ModelMessage],
+        continues: bool = False,
     ) -> MemorySession | None:
         """A session for a run starting now, or None when there is nothing to record.
+
+        ``continues``: the run ran before and goes on in a new stream (approval, resume data);
+        ``load`` then records that and returns no history.
 
         Raises:
             Exception: invalid ``options`` (a bad thread id…), at once.

@@ -47,12 +47,22 @@ class StoreMemory:
         run_id: str,
         options: MemoryOptions | None,
         messages: list[ModelMessage],
+        continues: bool = False,
     ) -> StoreMemorySession | None:
-        """A session recording the run (None when there is no thread and runs are not recorded)."""
+        """A session recording the run (None when there is no thread and runs are not recorded).
+
+        With ``continues``, the run already ran and goes on in a new stream (after approval or
+        resume data): its log continues and the new answer is stored after the first.
+        """
         if options is None and not self.record_runs:
             return None
         return StoreMemorySession(
-            self.store, agent_id=agent_id, run_id=run_id, options=options, messages=messages
+            self.store,
+            agent_id=agent_id,
+            run_id=run_id,
+            options=options,
+            messages=messages,
+            continues=continues,
         )
 
 
@@ -60,6 +70,8 @@ class StoreMemorySession:
     """One run's recording: its event log, its messages, its row in ``runs``."""
 
     __slots__ = (
+        "_base",
+        "_continues",
         "_events",
         "_input",
         "_last",
@@ -78,8 +90,11 @@ class StoreMemorySession:
         run_id: str,
         options: MemoryOptions | None,
         messages: list[ModelMessage],
+        continues: bool = False,
     ) -> None:
         self._store = store
+        self._continues = continues
+        self._base = 0  # where this stream's chunks start in the run's log
         self.agent_id = agent_id
         self.run_id = check_id(run_id, "run id")
         self.thread_id: str | None = None
@@ -112,6 +127,19 @@ class StoreMemorySession:
         run's chunks are logged from now on (read from its chunk log, off the hot path)."""
         store = self._store
         await store.open()
+        if self._continues:
+            base = await store.continue_agent_run(
+                self.run_id,
+                agent_id=self.agent_id,
+                thread_id=self.thread_id,
+                resource_id=self.resource_id,
+            )
+            self._base = base
+            self._events = RunEvents(
+                self.run_id, lambda offset: run.chunks_from(offset - base), written=base
+            )
+            store.events.attach(self._events)
+            return []  # the conversation goes on from the suspended state
         self._events = RunEvents(self.run_id, run.chunks_from)
         store.events.attach(self._events)
         history = await store.begin_agent_run(
@@ -133,10 +161,14 @@ class StoreMemorySession:
 
         async def write(rows: list[Row], start: int, items: list[Any]) -> None:
             # Fold the answer from the packed items the log is written from (cheap: a long
-            # answer is a few items); chunks written by earlier flushes are packed again.
+            # answer is a few items); chunks written by earlier flushes are packed again. A
+            # continuation folds the stored start of the run first: one answer, in its place.
             recorder = MessageRecorder(run_id=self.run_id)
-            if start:
-                recorder.feed_many(pack_chunks(run.chunks_from(0)[:start]))
+            if self._base:
+                stored = await store.read_events(self.run_id, 0)
+                recorder.feed_many(pack_chunks(stored[: self._base]))
+            if start > self._base:
+                recorder.feed_many(pack_chunks(run.chunks_from(0)[: start - self._base]))
             recorder.feed_many(items)
             recorder.finish()
             message = None
@@ -149,6 +181,7 @@ class StoreMemorySession:
                 resource_id=self.resource_id,
                 message=message,
                 event_rows=rows,
+                replace_message=self._continues,
             )
 
         await store.events.finish(events, write)

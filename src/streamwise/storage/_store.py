@@ -343,6 +343,27 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin):
             await self._write_messages(conn, thread_id, resource_id, messages, now)
         return history
 
+    async def continue_agent_run(
+        self,
+        run_id: str,
+        *,
+        agent_id: str,
+        thread_id: str | None,
+        resource_id: str | None,
+    ) -> int:
+        """Record that a run goes on in a new stream (after approval or resume data): the run
+        is ``running`` again and keeps its event log; returns the log's length, where the new
+        stream's chunks are appended."""
+        now = now_ms()
+        async with self._tx() as conn:
+            await self._start_run(conn, run_id, "agent", agent_id, thread_id, resource_id, now)
+            logged = (
+                await conn.execute(
+                    sa.select(sa.func.max(s.events.c.end_seq)).where(s.events.c.run_id == run_id)
+                )
+            ).scalar()
+        return int(logged or 0)
+
     async def end_agent_run(
         self,
         run_id: str,
@@ -352,15 +373,23 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin):
         resource_id: str | None,
         message: MessageInput | None,
         event_rows: Sequence[Row] = (),
+        replace_message: bool = False,
     ) -> None:
         """Store the run's last event-log rows and the assistant's message (if any) and record
-        the run's end, in one transaction."""
+        the run's end, in one transaction. With ``replace_message`` (a run that went on in a
+        new stream), the message replaces the one of the same id, in its place."""
         now = now_ms()
         async with self._tx() as conn:
             if event_rows:
                 await conn.execute(sa.insert(s.events), list(event_rows))
             if thread_id is not None and message is not None:
                 await self._write_messages(
-                    conn, thread_id, resource_id, [message], now, ignore_existing=True
+                    conn,
+                    thread_id,
+                    resource_id,
+                    [message],
+                    now,
+                    ignore_existing=not replace_message,
+                    replace_existing=replace_message,
                 )
             await self._end_run(conn, run_id, status, now)

@@ -205,10 +205,12 @@ class ThreadsMixin(StoreBase):
         now: int,
         *,
         ignore_existing: bool = False,
+        replace_existing: bool = False,
     ) -> None:
         """The lean form of :meth:`_insert_messages` for a run's hot ends: one statement for
         all (executed in order, so ``seq`` follows it), nothing read back, the thread not
-        touched (the caller did)."""
+        touched (the caller did). ``replace_existing`` updates a message of the same id in
+        place (its content and metadata), keeping its position."""
         rows = []
         for m in messages:
             content = m["content"]
@@ -228,7 +230,12 @@ class ThreadsMixin(StoreBase):
         if not rows:
             return
         stmt = self._insert(s.messages)
-        if ignore_existing:
+        if replace_existing:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[s.messages.c.id],
+                set_={"content": stmt.excluded.content, "metadata": stmt.excluded.metadata},
+            )
+        elif ignore_existing:
             stmt = stmt.on_conflict_do_nothing()
         await conn.execute(stmt, rows)
 
