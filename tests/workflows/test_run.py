@@ -579,3 +579,54 @@ async def test_a_suspended_run_can_be_canceled_and_then_not_resumed() -> None:
     assert await again.status == "failed"
     with pytest.raises(RunError, match="'canceled', not suspended"):
         await again.result
+
+
+WORKFLOW_CHILD = """
+import asyncio, sys
+from streamwise import create_step, create_workflow
+from streamwise.storage import Store
+from tests.workflows.flows import Item
+
+async def stall(ctx):
+    print("running", flush=True)
+    await asyncio.Event().wait()  # until the process is killed
+    return {"item": ctx.input_data.item}
+
+async def main(url):
+    async with Store(url) as store:
+        wf = create_workflow("stalls", Item, Item, store=store).then(
+            create_step("stall", Item, Item, stall)).commit()
+        run = await wf.create_run(run_id="doomed-wf")
+        await run.stream({"item": "x"}).status
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+async def _never_runs(ctx: StepContext) -> dict[str, str]:
+    raise AssertionError("an interrupted run is not resumed")
+
+
+async def test_a_workflow_run_killed_mid_step_is_marked_interrupted(db_url: str) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", WORKFLOW_CHILD, db_url, cwd=ROOT, stdout=asyncio.subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    assert (await asyncio.wait_for(proc.stdout.readline(), 30)).strip() == b"running"
+    proc.kill()
+    assert await proc.wait() != 0
+    async with Store(db_url) as store:  # opening recovers what the dead process left running
+        snapshot = await store.load_snapshot("stalls", "doomed-wf")
+        assert snapshot is not None
+        assert snapshot["status"] == "interrupted"
+        run = await store.get_run("doomed-wf")
+        assert run is not None
+        assert run["status"] == "interrupted"
+        wf = (
+            create_workflow("stalls", Item, Item, store=store)
+            .then(create_step("stall", Item, Item, _never_runs))
+            .commit()
+        )
+        again = (await wf.create_run(run_id="doomed-wf")).resume_stream(resume_data={})
+        with pytest.raises(RunError, match="'interrupted', not suspended"):
+            await again.result

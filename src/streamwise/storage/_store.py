@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from ..errors import (
@@ -203,6 +203,20 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin):
                     _log.warning("%r: unwritten run events lost on close: %s", self, exc)
             try:
                 async with self._tx() as conn:
+                    mine = (
+                        (
+                            await conn.execute(
+                                sa.select(s.runs).where(
+                                    s.runs.c.owner == self.owner_id,
+                                    s.runs.c.status == "running",
+                                    s.runs.c.kind == "workflow",
+                                )
+                            )
+                        )
+                        .mappings()
+                        .all()
+                    )
+                    await self._interrupt_snapshots(conn, [dict(r) for r in mine], now_ms())
                     await conn.execute(
                         sa.update(s.runs)
                         .where(s.runs.c.owner == self.owner_id, s.runs.c.status == "running")
@@ -239,6 +253,22 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin):
         if now - self._recovered_at > self._stale_after_ms // 2:
             self._recovered_at = now
             await self.recover_interrupted()
+
+    async def _interrupt_snapshots(
+        self, conn: AsyncConnection, runs: list[dict[str, Any]], now: int
+    ) -> None:
+        """Mark the snapshots of workflow runs that were running when their store went away
+        ``interrupted``, so they are not taken for running (or claimed) forever."""
+        for run in runs:
+            await conn.execute(
+                sa.update(s.snapshots)
+                .where(
+                    s.snapshots.c.workflow_id == run["target_id"],
+                    s.snapshots.c.run_id == run["run_id"],
+                    s.snapshots.c.status == "running",
+                )
+                .values(status="interrupted", updated_at=now)
+            )
 
     async def recover_interrupted(self) -> list[str]:
         """Mark the running runs of stores that are gone ``interrupted``; return their ids.
@@ -277,6 +307,7 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin):
                 .where(s.runs.c.run_id.in_(ids), s.runs.c.status == "running")
                 .values(status="interrupted", ended_at=now)
             )
+            await self._interrupt_snapshots(conn, [r for r in lost if r["kind"] == "workflow"], now)
             for run in lost:
                 if run["kind"] != "agent" or run["thread_id"] is None:
                     continue

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import pydantic
 
@@ -168,7 +168,21 @@ class Execution:
         )
 
     async def _guarded(self, value: Any, *, save_first: bool = False) -> None:
-        """Run the graph; whatever happens, the stored snapshot says how the run stopped."""
+        """Run the graph; whatever happens, the stored snapshot says how the run stopped.
+
+        A store that records runs (the database store) also gets the run's start and end, so
+        a run whose process dies is marked ``interrupted`` by the next store that opens.
+        """
+        records = _RunRecorder.of(self.store)
+        if records is not None:
+            await records.start_run(self.run_id, kind="workflow", target_id=self.workflow.id)
+        try:
+            await self._run_graph(value, save_first=save_first)
+        finally:
+            if records is not None:
+                await records.end_run(self.run_id, self.snapshot.get("status", "failed"))
+
+    async def _run_graph(self, value: Any, *, save_first: bool) -> None:
         try:
             if save_first:
                 await self.save()
@@ -568,3 +582,20 @@ def _resolve_target(step: str | None, suspended: Mapping[str, Any], workflow_id:
     raise ConfigurationError(
         f"step {step!r} is not suspended in this run; suspended: {', '.join(ids)}"
     )
+
+
+class _RunRecorder(Protocol):
+    """A store that also records runs (``streamwise.storage.Store``): optional."""
+
+    async def start_run(self, run_id: str, *, kind: str, target_id: str) -> None: ...
+
+    async def end_run(self, run_id: str, status: Any) -> None: ...
+
+    @staticmethod
+    def of(store: Any) -> _RunRecorder | None:
+        """The store as a run recorder, when it is one."""
+        if callable(getattr(store, "start_run", None)) and callable(
+            getattr(store, "end_run", None)
+        ):
+            return cast("_RunRecorder", store)
+        return None
