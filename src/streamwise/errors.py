@@ -17,6 +17,9 @@ The hierarchy::
     │   └── ToolOutputError
     ├── RunError                    a run that failed; carries ``run_id``
     │   ├── ModelError
+    │   │   ├── ModelAuthenticationError   the provider refused the key (401 / 403)
+    │   │   ├── ModelRateLimitError        still rate limited after the SDK's retries (429)
+    │   │   └── ModelConnectionError       connection failed, timed out or dropped mid-stream
     │   ├── StructuredOutputError
     │   ├── RunNotSuspendedError
     │   ├── RunCanceledError
@@ -38,7 +41,10 @@ __all__ = (
     "ChunkLogTruncatedError",
     "ConfigurationError",
     "InvalidIdError",
+    "ModelAuthenticationError",
+    "ModelConnectionError",
     "ModelError",
+    "ModelRateLimitError",
     "NoAppError",
     "ProviderNotInstalledError",
     "RunCanceledError",
@@ -154,6 +160,18 @@ class RunError(StreamwiseError):
 
 class ModelError(RunError):
     """Raised when the model call of a run fails (provider error, dropped connection, script)."""
+
+
+class ModelAuthenticationError(ModelError):
+    """Raised when the provider refuses the credentials (HTTP 401 or 403)."""
+
+
+class ModelRateLimitError(ModelError):
+    """Raised when the provider still rate-limits the request after the SDK's retries (429)."""
+
+
+class ModelConnectionError(ModelError):
+    """Raised when the connection to the provider fails, times out or drops mid-stream."""
 
 
 class StructuredOutputError(RunError):

@@ -13,7 +13,12 @@ from typing import Any
 import pytest
 
 from streamwise import Agent
-from streamwise.errors import ConfigurationError, ModelError
+from streamwise.errors import (
+    ConfigurationError,
+    ModelConnectionError,
+    ModelError,
+    ModelRateLimitError,
+)
 from streamwise.models import ModelPart, ModelRequest, resolve_model
 from streamwise.models._anthropic_stream import anthropic_messages
 from streamwise.models.anthropic import AnthropicModel
@@ -234,7 +239,7 @@ async def test_anthropic_429_is_retried_then_succeeds(
 async def test_anthropic_429_after_the_retries_is_a_clear_error(server: WireServer) -> None:
     model = AnthropicModel(MODEL, base_url=server.base_url, api_key="k", max_retries=0)
     server.queue(load_transcript("anthropic_429"))
-    with pytest.raises(ModelError, match=r"rate limited \(HTTP 429\).*rate_limit_error"):
+    with pytest.raises(ModelRateLimitError, match=r"rate limited \(HTTP 429\).*rate_limit_error"):
         await parts_of(model)
     await model.client.close()
 
@@ -251,7 +256,7 @@ async def test_anthropic_stream_cut_mid_body_raises(
     server: WireServer, model: AnthropicModel
 ) -> None:
     server.queue(load_transcript("anthropic_text").cut(4))
-    with pytest.raises(ModelError, match="dropped mid-stream"):
+    with pytest.raises(ModelConnectionError, match="dropped mid-stream"):
         await parts_of(model)
 
 

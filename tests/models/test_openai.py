@@ -14,7 +14,13 @@ import pydantic
 import pytest
 
 from streamwise import Agent, create_tool
-from streamwise.errors import ConfigurationError, ModelError
+from streamwise.errors import (
+    ConfigurationError,
+    ModelAuthenticationError,
+    ModelConnectionError,
+    ModelError,
+    ModelRateLimitError,
+)
 from streamwise.models import ModelPart, ModelRequest, resolve_model
 from streamwise.models._openai_chat import ChatStreamState, chat_messages
 from streamwise.models._openai_responses import responses_input
@@ -357,6 +363,7 @@ async def test_openai_401_raises_a_clear_model_error(
     ) as e:
         await parts_of(model)
     assert "Incorrect API key provided" in str(e.value)
+    assert isinstance(e.value, ModelAuthenticationError)
     assert type(e.value.__cause__).__name__ == "AuthenticationError"
     assert len(server.requests) == 1  # a 401 is not retried
 
@@ -375,7 +382,7 @@ async def test_openai_429_after_the_retries_is_a_clear_error(server: WireServer)
         "gpt-4o-mini", base_url=f"{server.base_url}/v1", api_key="k", max_retries=0
     )
     server.queue(load_transcript("openai_429"))
-    with pytest.raises(ModelError, match=r"rate limited \(HTTP 429\), still after 0 retries"):
+    with pytest.raises(ModelRateLimitError, match=r"rate limited \(HTTP 429\), still after 0"):
         await parts_of(model)
     await model.client.close()
 
@@ -390,7 +397,7 @@ async def test_openai_stream_cut_mid_body_raises(
         async for part in model.stream(HI):
             seen.append(part)
 
-    with pytest.raises(ModelError, match="dropped mid-stream"):
+    with pytest.raises(ModelConnectionError, match="dropped mid-stream"):
         await read()
     assert [p.get("delta") for p in seen if p["type"] == "text-delta"] == ["Hello", "!"]
 
@@ -512,7 +519,7 @@ async def test_openai_agent_error_ends_the_run_with_an_error_chunk(
     out = Agent("a", model=model).stream("hi")
     chunks = await collect(out)
     assert types(chunks) == ["start", "step-start", "error"]
-    assert chunks[-1]["payload"]["error"]["name"] == "ModelError"
+    assert chunks[-1]["payload"]["error"]["name"] == "ModelAuthenticationError"
     assert "HTTP 401" in chunks[-1]["payload"]["error"]["message"]
     assert await out.status == "failed"
 

@@ -8,9 +8,22 @@ from typing import Any
 
 import orjson
 
-from ..errors import ConfigurationError
+from ..errors import (
+    ConfigurationError,
+    ModelAuthenticationError,
+    ModelConnectionError,
+    ModelError,
+    ModelRateLimitError,
+)
 
-__all__ = ("FileData", "describe_api_error", "is_file_part", "iso_timestamp", "json_text")
+__all__ = (
+    "FileData",
+    "api_model_error",
+    "describe_api_error",
+    "is_file_part",
+    "iso_timestamp",
+    "json_text",
+)
 
 
 def iso_timestamp(unix_seconds: float | None) -> str:
@@ -50,6 +63,25 @@ def describe_api_error(
     if isinstance(status, int) and status >= 400:
         return f"{where}: the API answered HTTP {status}: {message}"
     return f"{where}: the API reported an error mid-stream: {message}"
+
+
+def api_model_error(
+    exc: BaseException, *, provider: str, model: str, key_env: str, max_retries: int
+) -> ModelError:
+    """The :class:`ModelError` (of the subclass for its kind) for an SDK or transport error."""
+    message = describe_api_error(
+        exc, provider=provider, model=model, key_env=key_env, max_retries=max_retries
+    )
+    status = getattr(exc, "status_code", None)
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    kind: type[ModelError] = ModelError
+    if status in (401, 403):
+        kind = ModelAuthenticationError
+    elif status == 429:
+        kind = ModelRateLimitError
+    elif names & {"APITimeoutError", "TimeoutException", "APIConnectionError", "TransportError"}:
+        kind = ModelConnectionError
+    return kind(message)
 
 
 def _body_message(body: Any) -> str | None:

@@ -19,7 +19,7 @@ import httpx2
 from ..errors import ConfigurationError, ModelError
 from ._anthropic_stream import MessagesStreamState, anthropic_messages, anthropic_tools
 from ._base import ModelPart, ModelRequest
-from ._providers import describe_api_error
+from ._providers import api_model_error
 from ._registry import register_provider
 
 __all__ = ("AnthropicModel",)
@@ -149,14 +149,12 @@ class AnthropicModel:
                     for part in state.feed(event):
                         yield part
         except (anthropic.APIError, httpx2.TransportError) as exc:
-            raise ModelError(
-                describe_api_error(
-                    exc,
-                    provider="anthropic",
-                    model=self._model_id,
-                    key_env="ANTHROPIC_API_KEY",
-                    max_retries=self._max_retries,
-                )
+            raise api_model_error(
+                exc,
+                provider="anthropic",
+                model=self._model_id,
+                key_env="ANTHROPIC_API_KEY",
+                max_retries=self._max_retries,
             ) from exc
         if not state.finished:
             raise ModelError(

@@ -20,7 +20,7 @@ from ..errors import ConfigurationError, ModelError
 from ._base import ModelPart, ModelRequest
 from ._openai_chat import ChatStreamState, chat_messages, chat_tools
 from ._openai_responses import ResponsesStreamState, responses_input, responses_tools
-from ._providers import describe_api_error
+from ._providers import api_model_error
 from ._registry import register_provider
 
 __all__ = ("OpenAICompatible",)
@@ -184,14 +184,12 @@ class OpenAICompatible:
         )
 
     def _error(self, exc: openai.APIError) -> ModelError:
-        return ModelError(
-            describe_api_error(
-                exc,
-                provider="openai",
-                model=self._model_id,
-                key_env="OPENAI_API_KEY",
-                max_retries=self._max_retries,
-            )
+        return api_model_error(
+            exc,
+            provider="openai",
+            model=self._model_id,
+            key_env="OPENAI_API_KEY",
+            max_retries=self._max_retries,
         )
 
 
