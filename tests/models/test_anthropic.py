@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -454,3 +455,40 @@ async def test_anthropic_auth_token_from_the_environment_is_used(
     await parts_of(model)
     assert server.requests[0].headers["authorization"] == "Bearer tok-env"
     await model.close()
+
+
+async def test_anthropic_signed_thinking_goes_back_from_memory_not_the_model_object(
+    server: WireServer, tmp_path: Path
+) -> None:
+    """The signature rides on the reasoning part (chunk, message, storage), so a conversation
+    reloaded by another model object (another process) still sends valid thinking back."""
+    from streamwise import Streamwise
+
+    thinking = {"type": "enabled", "budget_tokens": 1024}
+    url = f"sqlite:///{tmp_path}/memory.db"
+    first = AnthropicModel(MODEL, base_url=server.base_url, api_key="k", thinking=thinking)
+    server.queue(load_transcript("anthropic_thinking_tool_use"), load_transcript("anthropic_text"))
+    agent = Agent("a", model=first, tools=TOOLS)
+    async with Streamwise(agents=[agent], storage=url):
+        chunks = await collect(agent.stream("Weather in Paris?", memory={"thread": "t"}))
+    end = next(c for c in chunks if c["type"] == "reasoning-end")
+    signature = end["payload"]["providerMetadata"]["anthropic"]["signature"]
+    assert signature.startswith("EuYBCkQYAiJAgCs1le6")
+    await first.close()
+
+    fresh = AnthropicModel(MODEL, base_url=server.base_url, api_key="k", thinking=thinking)
+    server.queue(load_transcript("anthropic_text"))
+    again = Agent("a", model=fresh, tools=TOOLS)
+    async with Streamwise(agents=[again], storage=url):
+        await collect(again.stream("And tomorrow?", memory={"thread": "t"}))
+    history = server.requests[-1].json()["messages"]
+    thinking_blocks = [
+        b for m in history if m["role"] == "assistant" for b in m["content"]
+        if b["type"] == "thinking"
+    ]  # fmt: skip
+    assert thinking_blocks == [{
+        "type": "thinking",
+        "thinking": "I need the weather for Paris; call get_weather.",
+        "signature": signature,
+    }]  # fmt: skip
+    await fresh.close()

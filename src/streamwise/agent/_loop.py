@@ -305,6 +305,9 @@ async def _run_step(
                       "startedAt": _now_ms()}})  # fmt: skip
     text: list[str] = []
     reasoning: list[str] = []
+    # One reasoning part per reasoning block: its text pieces and the provider's metadata
+    # (Anthropic's thinking signature must go back with the text).
+    reasoning_blocks: dict[str, tuple[list[str], dict[str, Any]]] = {}
     calls: list[dict[str, Any]] = []
     outcomes: dict[str, dict[str, Any]] = {}
     pending: list[PendingCall] = []
@@ -340,6 +343,10 @@ async def _run_step(
                     delta = part["delta"]
                     reasoning.append(delta)
                     out._reasoning.append(delta)
+                    block = reasoning_blocks.get(part["id"])
+                    if block is None:
+                        block = reasoning_blocks[part["id"]] = ([], {})
+                    block[0].append(delta)
                     emit({"type": "reasoning-delta", "runId": run_id, "from": "AGENT",
                           "payload": {"id": part["id"], "text": delta}})  # fmt: skip
                 elif t == "tool-input-delta":
@@ -347,6 +354,11 @@ async def _run_step(
                           "payload": {"toolCallId": part["id"],
                                       "toolName": input_names.get(part["id"], ""),
                                       "argsTextDelta": part["delta"]}})  # fmt: skip
+                elif t == "reasoning-end" and part.get("providerMetadata"):
+                    meta = part["providerMetadata"]
+                    reasoning_blocks.setdefault(part["id"], ([], {}))[1].update(meta)
+                    emit({"type": t, "runId": run_id, "from": "AGENT",
+                          "payload": {"id": part["id"], "providerMetadata": meta}})  # fmt: skip
                 elif t in ("text-start", "text-end", "reasoning-start", "reasoning-end"):
                     emit({"type": t, "runId": run_id, "from": "AGENT",
                           "payload": {"id": part["id"]}})  # fmt: skip
@@ -415,8 +427,11 @@ async def _run_step(
           }})  # fmt: skip
 
     assistant: list[dict[str, Any]] = []
-    if reasoning:
-        assistant.append({"type": "reasoning", "text": "".join(reasoning)})
+    for pieces, meta in reasoning_blocks.values():
+        reasoning_part: dict[str, Any] = {"type": "reasoning", "text": "".join(pieces)}
+        if meta:
+            reasoning_part["providerMetadata"] = meta
+        assistant.append(reasoning_part)
     if step_text:
         assistant.append({"type": "text", "text": step_text})
     for c in calls:

@@ -63,7 +63,10 @@ def to_ai_sdk_parts(content: str | Iterable[Mapping[str, Any]]) -> list[dict[str
 def _part(part: Mapping[str, Any]) -> dict[str, Any] | None:
     t = part.get("type")
     if t == "text" or t == "reasoning":
-        return {"type": t, "text": str(part.get("text") or ""), "state": "done"}
+        out: dict[str, Any] = {"type": t, "text": str(part.get("text") or ""), "state": "done"}
+        if isinstance(part.get("providerMetadata"), Mapping):
+            out["providerMetadata"] = dict(part["providerMetadata"])
+        return out
     if t == "step-start":
         return {"type": "step-start"}
     if t == "tool-invocation":

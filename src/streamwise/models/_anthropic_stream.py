@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -26,6 +26,21 @@ _STOP: dict[str, FinishReason] = {
     "tool_use": "tool-calls",
     "refusal": "content-filter",
 }
+
+
+def _thinking_blocks(
+    part: Mapping[str, Any], remembered: Callable[[str], list[dict[str, Any]] | None] | None
+) -> list[dict[str, Any]]:
+    """A reasoning part as the API's thinking blocks: signed (from the part's provider metadata,
+    or else remembered by this model object), or none (the API refuses unsigned thinking)."""
+    meta = (part.get("providerMetadata") or {}).get("anthropic") or {}
+    text = part.get("text", "")
+    if meta.get("redactedData"):
+        return [{"type": "redacted_thinking", "data": meta["redactedData"]}]
+    if meta.get("signature"):
+        return [{"type": "thinking", "thinking": text, "signature": meta["signature"]}]
+    signed = remembered(text) if remembered is not None else None
+    return list(signed or ())
 
 
 def anthropic_messages(
@@ -62,8 +77,7 @@ def anthropic_messages(
             blocks: list[dict[str, Any]] = []
             for p in parts:
                 if p.get("type") == "reasoning":
-                    signed = thinking(p.get("text", "")) if thinking is not None else None
-                    blocks.extend(signed or ())
+                    blocks.extend(_thinking_blocks(p, thinking))
                 elif _is_text(p):
                     blocks.append({"type": "text", "text": p["text"]})
                 elif p.get("type") == "tool-call":
@@ -135,6 +149,7 @@ class MessagesStreamState:
         self._json: dict[int, list[str]] = {}
         self._counts: dict[str, int] = {}
         self._thinking: dict[int, list[str]] = {}
+        self._signatures: dict[int, str] = {}
         self.signed_thinking: list[dict[str, Any]] = []
         """This message's thinking blocks with their signatures, to send back next turn."""
         self._stop: str | None = None
@@ -161,6 +176,7 @@ class MessagesStreamState:
                 return [{"type": "reasoning-delta", "id": block[1], "delta": delta.thinking}]
             if dt == "signature_delta":
                 text = "".join(self._thinking.pop(event.index, ()))
+                self._signatures[event.index] = delta.signature
                 self.signed_thinking.append(
                     {"type": "thinking", "thinking": text, "signature": delta.signature}
                 )
@@ -207,7 +223,12 @@ class MessagesStreamState:
             return [{"type": "reasoning-start", "id": part_id}]
         if kind == "redacted_thinking":
             self.signed_thinking.append({"type": "redacted_thinking", "data": block.data})
-            return []
+            # An empty reasoning part that carries the encrypted block, so it can go back.
+            return [
+                {"type": "reasoning-start", "id": part_id},
+                {"type": "reasoning-end", "id": part_id,
+                 "providerMetadata": {"anthropic": {"redactedData": block.data}}},
+            ]  # fmt: skip
         if kind == "tool_use":
             self._blocks[index] = ("tool", block.id, block.name)
             self._json[index] = []
@@ -222,7 +243,13 @@ class MessagesStreamState:
         if kind == "text":
             return [{"type": "text-end", "id": part_id}]
         if kind == "reasoning":
-            return [{"type": "reasoning-end", "id": part_id}]
+            signature = self._signatures.pop(index, None)
+            if signature is None:
+                return [{"type": "reasoning-end", "id": part_id}]
+            # The signature travels with the reasoning part (and into memory), so the signed
+            # thinking can go back to the API from any process.
+            return [{"type": "reasoning-end", "id": part_id,
+                     "providerMetadata": {"anthropic": {"signature": signature}}}]  # fmt: skip
         raw = "".join(self._json.pop(index, ())) or "{}"
         return [
             {"type": "tool-input-end", "id": part_id},

@@ -60,8 +60,11 @@ def _assistant(parts: list[Part]) -> list[ModelMessage]:
             close_step()
         elif t == "text" and part.get("text"):
             content.append({"type": "text", "text": part["text"]})
-        elif t == "reasoning" and part.get("text"):
-            content.append({"type": "reasoning", "text": part["text"]})
+        elif t == "reasoning" and (part.get("text") or part.get("providerMetadata")):
+            reasoning: dict[str, Any] = {"type": "reasoning", "text": part.get("text", "")}
+            if part.get("providerMetadata"):
+                reasoning["providerMetadata"] = part["providerMetadata"]
+            content.append(reasoning)
         elif t == "tool-invocation":
             inv = part["toolInvocation"]
             if inv.get("state") != "result":

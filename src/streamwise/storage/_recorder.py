@@ -33,11 +33,12 @@ __all__ = ("MessageRecorder",)
 class _Buffer:
     """A text or reasoning part still receiving deltas (joined once, at the end)."""
 
-    __slots__ = ("kind", "pieces")
+    __slots__ = ("kind", "metadata", "pieces")
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self.pieces: list[str] = []
+        self.metadata: dict[str, Any] | None = None  # the provider's, from reasoning-end
 
 
 _TERMINAL: dict[str, RunStatus] = {
@@ -94,7 +95,14 @@ class MessageRecorder:
         elif t == "text-start" or t == "reasoning-start":
             self._start(t[:-6], f"{t[0]}:{chunk['payload']['id']}")
         elif t == "text-end" or t == "reasoning-end":
-            self._open.pop(f"{t[0]}:{chunk['payload']['id']}", None)
+            payload = chunk["payload"]
+            ended = self._open.pop(f"{t[0]}:{payload['id']}", None)
+            meta = payload.get("providerMetadata")
+            if meta:
+                if ended is None:  # a block with no text (redacted thinking): still kept
+                    ended = self._start("reasoning", f"r:{payload['id']}")
+                    self._open.pop(f"r:{payload['id']}", None)
+                ended.metadata = meta
         elif t == "step-start":
             self._items.append({"type": "step-start"})
         elif t == "tool-call":
@@ -238,7 +246,10 @@ class MessageRecorder:
         out: list[Part] = []
         for item in self._items:
             if isinstance(item, _Buffer):
-                out.append({"type": item.kind, "text": "".join(item.pieces)})
+                part: Part = {"type": item.kind, "text": "".join(item.pieces)}
+                if item.metadata:
+                    part["providerMetadata"] = item.metadata
+                out.append(part)
             elif item["type"] == "tool-invocation":
                 inv = dict(item["toolInvocation"])
                 copy: Part = {"type": "tool-invocation", "toolInvocation": inv}
