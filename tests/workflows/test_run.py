@@ -587,6 +587,9 @@ from streamwise import create_step, create_workflow
 from streamwise.storage import Store
 from tests.workflows.flows import Item
 
+async def first(ctx):
+    return {"item": ctx.input_data.item + "!"}
+
 async def stall(ctx):
     print("running", flush=True)
     await asyncio.Event().wait()  # until the process is killed
@@ -595,6 +598,7 @@ async def stall(ctx):
 async def main(url):
     async with Store(url) as store:
         wf = create_workflow("stalls", Item, Item, store=store).then(
+            create_step("first", Item, Item, first)).then(
             create_step("stall", Item, Item, stall)).commit()
         run = await wf.create_run(run_id="doomed-wf")
         await run.stream({"item": "x"}).status
@@ -607,7 +611,9 @@ async def _never_runs(ctx: StepContext) -> dict[str, str]:
     raise AssertionError("an interrupted run is not resumed")
 
 
-async def test_a_workflow_run_killed_mid_step_is_marked_interrupted(db_url: str) -> None:
+async def test_a_workflow_run_killed_mid_step_is_marked_interrupted_then_restarted(
+    db_url: str,
+) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", WORKFLOW_CHILD, db_url, cwd=ROOT, stdout=asyncio.subprocess.PIPE
     )
@@ -622,11 +628,29 @@ async def test_a_workflow_run_killed_mid_step_is_marked_interrupted(db_url: str)
         run = await store.get_run("doomed-wf")
         assert run is not None
         assert run["status"] == "interrupted"
+
+        async def finish(ctx: StepContext) -> dict[str, str]:
+            return {"item": ctx.input_data.item + "?"}
+
         wf = (
             create_workflow("stalls", Item, Item, store=store)
-            .then(create_step("stall", Item, Item, _never_runs))
+            .then(create_step("first", Item, Item, _never_runs))  # succeeded: replayed
+            .then(create_step("stall", Item, Item, finish))  # was running: runs again
             .commit()
         )
         again = (await wf.create_run(run_id="doomed-wf")).resume_stream(resume_data={})
         with pytest.raises(RunError, match="'interrupted', not suspended"):
             await again.result
+        restarted = (await wf.create_run(run_id="doomed-wf")).restart_stream()
+        events = [(c["type"], c["payload"].get("id")) for c in await collect(restarted)]
+        assert events == [
+            ("workflow-start", None),
+            ("workflow-step-start", "stall"),
+            ("workflow-step-result", "stall"),
+            ("workflow-finish", None),
+        ]
+        assert await restarted.result == {"item": "x!?"}
+        assert (await store.get_run("doomed-wf") or {})["status"] == "success"
+        once = (await wf.create_run(run_id="doomed-wf")).restart_stream()
+        with pytest.raises(RunError, match="'success', not interrupted"):
+            await once.result

@@ -39,13 +39,15 @@ __all__ = ("Execution", "ResumeRequest")
 
 
 class ResumeRequest:
-    """What a resume asks for: which step (id, path or None for the only one) and its data."""
+    """What a resume asks for: which step (id, path or None for the only one) and its data;
+    or, with ``restart``, to run an interrupted run again from its snapshot."""
 
-    __slots__ = ("data", "step")
+    __slots__ = ("data", "restart", "step")
 
-    def __init__(self, step: str | None, data: Any) -> None:
+    def __init__(self, step: str | None, data: Any, *, restart: bool = False) -> None:
         self.step = step
         self.data = data
+        self.restart = restart
 
 
 class Execution:
@@ -112,31 +114,37 @@ class Execution:
         await self._guarded(value)
 
     async def resume(self, request: ResumeRequest) -> None:
-        """Continue a suspended run from its stored snapshot."""
+        """Continue a suspended run from its stored snapshot; or, for a restart, run an
+        interrupted run again: its successful steps are replayed from the snapshot, the steps
+        it was running when its process died run afresh."""
         wf = self.workflow
         self._workflow_start()
         loaded = await self.store.load_snapshot(wf.id, self.run_id)
         problem: BaseException | None = None
         target: str | None = None
+        expected = "interrupted" if request.restart else "suspended"
+        verb = "restarted" if request.restart else "resumed"
         if loaded is None:
             problem = RunError(
-                f"workflow {wf.id!r} has no run {self.run_id!r} to resume", run_id=self.run_id
+                f"workflow {wf.id!r} has no run {self.run_id!r} to {verb[:-1]}",
+                run_id=self.run_id,
             )
         elif loaded.get("status") == "running":
             problem = self._busy()
-        elif loaded.get("status") != "suspended":
+        elif loaded.get("status") != expected:
             problem = RunError(
                 f"run {self.run_id!r} of workflow {wf.id!r} is {loaded.get('status')!r}, not "
-                "suspended: only a suspended run can be resumed",
+                f"{expected}: only a{'n' if request.restart else ''} {expected} run can be "
+                f"{verb}",
                 run_id=self.run_id,
             )
-        else:
+        elif not request.restart:
             try:
                 target = _resolve_target(request.step, loaded.get("suspendedPaths", {}), wf.id)
             except ConfigurationError as exc:
                 problem = exc
         if problem is None and not await self.store.compare_and_set_status(
-            wf.id, self.run_id, "suspended", "running"
+            wf.id, self.run_id, expected, "running"
         ):
             problem = self._busy()
         if problem is not None or loaded is None:

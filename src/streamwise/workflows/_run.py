@@ -136,6 +136,26 @@ class WorkflowRun:
         )
         return await out.outcome()
 
+    def restart_stream(
+        self,
+        *,
+        runtime_context: Mapping[str, Any] | None = None,
+        on_chunk: Callable[[Chunk], Any] | None = None,
+    ) -> WorkflowOutput:
+        """Run an ``interrupted`` run again (its process died mid-run), in a new stream.
+
+        Steps that succeeded are replayed from the snapshot; steps that were running when the
+        process died run again from the start, so they should be safe to repeat. A run that
+        is not interrupted ends at once with ``workflow-finish{workflowStatus:'failed'}``.
+        """
+        out = self._claim(on_chunk)
+        request = ResumeRequest(None, None, restart=True)
+        return self._launch(out, self._execution(out, runtime_context).resume(request))
+
+    async def restart(self, *, runtime_context: Mapping[str, Any] | None = None) -> WorkflowResult:
+        """Run an interrupted run again without reading the stream."""
+        return await self.restart_stream(runtime_context=runtime_context).outcome()
+
     def stream_legacy(
         self, input_data: Any = None, *, runtime_context: Mapping[str, Any] | None = None
     ) -> LegacyWorkflowStream:
