@@ -650,7 +650,9 @@ async def test_a_workflow_run_killed_mid_step_is_marked_interrupted_then_restart
             ("workflow-finish", None),
         ]
         assert await restarted.result == {"item": "x!?"}
-        assert (await store.get_run("doomed-wf") or {})["status"] == "success"
+        record = await store.get_run("doomed-wf")
+        assert record is not None
+        assert record["status"] == "success"
         once = (await wf.create_run(run_id="doomed-wf")).restart_stream()
         with pytest.raises(RunError, match="'success', not interrupted"):
             await once.result
