@@ -17,6 +17,7 @@ from tests.compat.test_ui_stream import TRACES, record_json, sse_json
 from tests.server.support import running_server
 from tests.server.test_js_clients import node
 from tests.server.workflow_double import ReplayWorkflow
+from tests.support import until
 
 
 def make_app(*, hold: bool = False) -> Streamwise:
@@ -218,3 +219,49 @@ def test_workflow_ui_route_reads_in_the_ai_sdk() -> None:
     assert final["status"] == "success"
     assert final["steps"]["square"]["output"] == {"value": 64}
     assert report["messageParts"].count("data-workflow-step") == 3
+
+
+async def test_workflow_restart_routes_run_an_interrupted_run_again() -> None:
+    import asyncio
+
+    from streamwise import Streamwise, create_step, create_workflow
+    from streamwise.workflows import StepContext
+    from tests.workflows.flows import Item
+
+    calls: list[str] = []
+    release = asyncio.Event()
+
+    async def first(ctx: StepContext) -> dict[str, str]:
+        calls.append("first")
+        return {"item": ctx.input_data.item + "!"}
+
+    async def second(ctx: StepContext) -> dict[str, str]:
+        calls.append("second")
+        await release.wait()
+        return {"item": ctx.input_data.item + "?"}
+
+    wf = (
+        create_workflow("restartable", Item, Item)
+        .then(create_step("first", Item, Item, first))
+        .then(create_step("second", Item, Item, second))
+        .commit()
+    )
+    run = await wf.create_run(run_id="r1")
+    out = run.stream({"item": "x"})
+    await until(lambda: calls == ["first", "second"])  # the second step is running
+    out.cancel()
+    assert await out.status == "canceled"
+    # What recovery does to a run whose process died mid-step:
+    assert await wf.store.compare_and_set_status(wf.id, "r1", "canceled", "interrupted")
+    release.set()
+    async with client(Streamwise(workflows=[wf])) as c:
+        missing = await c.post("/api/workflows/restartable/restart-async")
+        assert missing.status_code == 400
+        done = await c.post("/api/workflows/restartable/restart-async?runId=r1")
+        assert done.status_code == 200
+        body = done.json()
+        assert body["status"] == "success"
+        assert body["result"] == {"item": "x!?"}
+        assert calls == ["first", "second", "second"]  # the first step was replayed
+        again = await c.post("/api/workflows/restartable/restart?runId=r1")
+        assert again.status_code == 200  # answers at once; the run then fails: not interrupted

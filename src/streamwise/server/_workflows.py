@@ -182,6 +182,39 @@ def workflow_routes(state: ServerState) -> list[Route]:
             return error_response(exc.status, exc.message)
         return ChunkStreamResponse(out, RecordFraming(), heartbeat_interval=heartbeat)
 
+    async def restart(request: Request, wait: bool) -> Response:
+        """Run an interrupted run again: ``restart`` answers at once (observe to follow it),
+        ``restart-async`` when the run ends, with its result."""
+        wid = request.path_params["workflow_id"]
+        workflow = state.workflow(wid)
+        if workflow is None:
+            return _no_workflow(wid)
+        run_id = request.query_params.get("runId")
+        if not run_id:
+            return error_response(400, "invalid request: runId (query parameter required)")
+        run = await state.find_workflow_run(workflow, run_id)
+        if run is None or not hasattr(run, "restart_stream"):
+            return error_response(404, f"run {run_id!r} of workflow {wid!r} not found")
+        try:
+            out = run.restart_stream()
+        except RunError as exc:
+            return error_response(409, str(exc))
+        state.runs.add(workflow.id, out)
+        if not wait:
+            return json_response({"message": "Workflow run restarted", "runId": run_id})
+        done = await out.outcome()
+        body: dict[str, Any] = {"runId": run_id, "status": done.status, "result": done.result,
+                                "steps": done.steps}  # fmt: skip
+        if done.error is not None:
+            body["error"] = {"message": str(done.error)}
+        return Response(dumps(body), media_type="application/json")
+
+    async def restart_now(request: Request) -> Response:
+        return await restart(request, wait=False)
+
+    async def restart_async(request: Request) -> Response:
+        return await restart(request, wait=True)
+
     async def observe(request: Request) -> Response:
         wid = request.path_params["workflow_id"]
         workflow = state.workflow(wid)
@@ -252,6 +285,8 @@ def workflow_routes(state: ServerState) -> list[Route]:
         Route(f"{base}/create-run", create_run, methods=["POST"]),
         Route(f"{base}/stream", stream, methods=["POST"]),
         Route(f"{base}/resume-stream", resume_stream, methods=["POST"]),
+        Route(f"{base}/restart", restart_now, methods=["POST"]),
+        Route(f"{base}/restart-async", restart_async, methods=["POST"]),
         Route(f"{base}/observe", observe, methods=["POST"]),
         Route(f"{base}/runs", list_runs, methods=["GET"]),
         Route(base + "/runs/{run_id}", get_run, methods=["GET"]),
