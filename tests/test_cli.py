@@ -78,3 +78,14 @@ def test_cli_ask_reports_an_unknown_agent_and_no_server() -> None:
         main(["ask", url, "nobody", "hi"])
     with pytest.raises(SystemExit, match="nothing answers"):
         main(["ask", "http://127.0.0.1:9", "research", "hi", "--wait", "0"])
+
+
+def test_cli_run_streams_a_workflow_until_it_suspends(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "examples.approval_workflow:approval_workflow", '{"topic": "x"}']) == 0
+    out = capsys.readouterr().out
+    assert "▶ drafter running" in out
+    assert "■ word-count success → " in out
+    assert "⏸ approve suspended: " in out
+    assert "workflow suspended; usage: 24 in, 15 out, 39 total" in out
+    with pytest.raises(SystemExit, match="JSON document"):
+        main(["run", "examples.approval_workflow:approval_workflow", "not json"])

@@ -80,13 +80,24 @@ class StreamRenderer:
                 f"{usage.get('totalTokens', 0)} total (every nested run included)"
             )
             return [*self._line(0, text, "bold"), ("\n", "")]
-        if t.startswith("workflow-step-") and t in ("workflow-step-start", "workflow-step-result"):
+        if t in ("workflow-step-start", "workflow-step-result"):
             status = payload.get("status", "")
-            return self._line(
-                depth,
-                f"{'▶' if status == 'running' else '■'} {payload.get('id')} {status}",
-                "magenta",
+            mark = "▶" if status == "running" else "■"
+            tail = f" → {_short(payload.get('output'))}" if status == "success" else ""
+            if status == "failed":
+                tail = f": {(payload.get('error') or {}).get('message', '')}"
+            style = "red" if status == "failed" else "magenta"
+            return self._line(depth, f"{mark} {payload.get('id')} {status}{tail}", style)
+        if t == "workflow-step-suspended":
+            suspended = _short(payload.get("suspendPayload"))
+            return self._line(depth, f"⏸ {payload.get('id')} suspended: {suspended}", "yellow")
+        if t == "workflow-finish" and depth == 0:
+            usage = (payload.get("output") or {}).get("usage") or {}
+            text = (
+                f"workflow {payload.get('workflowStatus')}; usage: {usage.get('inputTokens', 0)} "
+                f"in, {usage.get('outputTokens', 0)} out, {usage.get('totalTokens', 0)} total"
             )
+            return [*self._line(0, text, "bold"), ("\n", "")]
         return []
 
     def _prefix(self, depth: int) -> str:

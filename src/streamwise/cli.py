@@ -1,6 +1,7 @@
 """The ``streamwise`` command.
 
-- ``streamwise run MODULE:AGENT "prompt"`` renders a live run in the terminal;
+- ``streamwise run MODULE:AGENT "prompt"`` renders a live run in the terminal (a workflow:
+  ``streamwise run MODULE:WORKFLOW '{"input": …}'``);
 - ``streamwise ask URL AGENT "prompt"`` does the same for an agent served over HTTP;
 - ``streamwise serve MODULE:APP`` / ``streamwise dev`` serve an app (``streamwise.server``).
 """
@@ -25,6 +26,7 @@ from ._render import StreamRenderer
 from .agent import Agent
 from .app import Streamwise
 from .server._cli import add_dev_command, add_serve_command
+from .workflows import Workflow
 
 __all__ = ("ask_over_http", "load_object", "main")
 
@@ -76,10 +78,33 @@ async def run_and_render(
     return 0 if status == "success" else 1
 
 
+async def run_workflow_and_render(workflow: Workflow, input_json: str, console: Console) -> int:
+    """Stream one run of ``workflow`` (input: a JSON document) to the console."""
+    try:
+        input_data = orjson.loads(input_json)
+    except orjson.JSONDecodeError as exc:
+        raise SystemExit(f"a workflow's input is a JSON document: {exc}") from None
+    renderer = StreamRenderer()
+    run = await workflow.create_run()
+    out = run.stream(input_data)
+    try:
+        async for chunk in out:
+            for text, style in renderer.render(chunk):
+                console.print(Text(text, style=style), end="", soft_wrap=True)
+    except asyncio.CancelledError:
+        out.cancel()
+        raise
+    status = await out.status
+    return 0 if status in ("success", "suspended") else 1
+
+
 def _run(args: argparse.Namespace) -> int:
-    agent = _pick_agent(load_object(args.target), args.agent)
+    target = load_object(args.target)
     console = Console(highlight=False)
     try:
+        if isinstance(target, Workflow):
+            return asyncio.run(run_workflow_and_render(target, args.prompt, console))
+        agent = _pick_agent(target, args.agent)
         return asyncio.run(run_and_render(agent, args.prompt, console, max_steps=args.max_steps))
     except KeyboardInterrupt:
         console.print("\n[yellow]cancelled[/yellow]")
@@ -142,9 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``streamwise`` command."""
     parser = argparse.ArgumentParser(prog="streamwise", description="streamwise command line")
     sub = parser.add_subparsers(dest="command")
-    run = sub.add_parser("run", help="stream one agent run in the terminal")
-    run.add_argument("target", help="MODULE:AGENT (an Agent, or a Streamwise app)")
-    run.add_argument("prompt", help="what to ask")
+    run = sub.add_parser("run", help="stream one agent or workflow run in the terminal")
+    run.add_argument("target", help="MODULE:NAME (an Agent, a Streamwise app, or a Workflow)")
+    run.add_argument("prompt", help="what to ask (a workflow: its input as JSON)")
     run.add_argument("--agent", help="agent id, when TARGET is an app")
     run.add_argument("--max-steps", type=int, default=None)
     run.set_defaults(handler=_run)
