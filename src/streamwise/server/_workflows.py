@@ -122,6 +122,17 @@ def workflow_routes(state: ServerState) -> list[Route]:
     limit = state.settings.max_body_bytes
     heartbeat = state.settings.heartbeat_interval
 
+    def _workflow_and_run_id(request: Request) -> tuple[str, Any, str] | Response:
+        """The workflow of the path and the required ``?runId=``, or the error to answer."""
+        wid = request.path_params["workflow_id"]
+        workflow = state.workflow(wid)
+        if workflow is None:
+            return _no_workflow(wid)
+        run_id = request.query_params.get("runId")
+        if not run_id:
+            return error_response(400, "invalid request: runId (query parameter required)")
+        return wid, workflow, run_id
+
     async def list_workflows(request: Request) -> Response:
         return json_response({wid: workflow_summary(w) for wid, w in state.app.workflows.items()})
 
@@ -162,13 +173,10 @@ def workflow_routes(state: ServerState) -> list[Route]:
         return ChunkStreamResponse(out, RecordFraming(), heartbeat_interval=heartbeat)
 
     async def resume_stream(request: Request) -> Response:
-        wid = request.path_params["workflow_id"]
-        workflow = state.workflow(wid)
-        if workflow is None:
-            return _no_workflow(wid)
-        run_id = request.query_params.get("runId")
-        if not run_id:
-            return error_response(400, "invalid request: runId (query parameter required)")
+        found = _workflow_and_run_id(request)
+        if isinstance(found, Response):
+            return found
+        wid, workflow, run_id = found
         try:
             body = await read_body(request, WorkflowResumeBody, limit=limit)
         except BodyError as exc:
@@ -185,13 +193,10 @@ def workflow_routes(state: ServerState) -> list[Route]:
     async def restart(request: Request, wait: bool) -> Response:
         """Run an interrupted run again: ``restart`` answers at once (observe to follow it),
         ``restart-async`` when the run ends, with its result."""
-        wid = request.path_params["workflow_id"]
-        workflow = state.workflow(wid)
-        if workflow is None:
-            return _no_workflow(wid)
-        run_id = request.query_params.get("runId")
-        if not run_id:
-            return error_response(400, "invalid request: runId (query parameter required)")
+        found = _workflow_and_run_id(request)
+        if isinstance(found, Response):
+            return found
+        wid, workflow, run_id = found
         run = await state.find_workflow_run(workflow, run_id)
         if run is None or not hasattr(run, "restart_stream"):
             return error_response(404, f"run {run_id!r} of workflow {wid!r} not found")
@@ -216,13 +221,10 @@ def workflow_routes(state: ServerState) -> list[Route]:
         return await restart(request, wait=True)
 
     async def observe(request: Request) -> Response:
-        wid = request.path_params["workflow_id"]
-        workflow = state.workflow(wid)
-        if workflow is None:
-            return _no_workflow(wid)
-        run_id = request.query_params.get("runId")
-        if not run_id:
-            return error_response(400, "invalid request: runId (query parameter required)")
+        found = _workflow_and_run_id(request)
+        if isinstance(found, Response):
+            return found
+        wid, workflow, run_id = found
         raw_offset = request.query_params.get("offset") or "0"
         if not raw_offset.isdigit():
             return error_response(400, "invalid request: offset (a non-negative integer)")
