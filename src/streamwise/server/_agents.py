@@ -88,30 +88,30 @@ def agent_routes(state: ServerState) -> list[Route]:
             return _no_agent(agent_id)
         return json_response(agent_summary(agent))
 
-    async def stream(request: Request) -> Response | ChunkStreamResponse:
+    async def started(request: Request) -> AgentOutput | Response:
+        """The run a ``stream`` / ``generate`` request starts, or the error to answer."""
         agent_id = request.path_params["agent_id"]
         agent = state.agent(agent_id)
         if agent is None:
             return _no_agent(agent_id)
         try:
             body = await read_body(request, AgentStreamBody, limit=limit)
-            out = start_agent_run(state, agent, body)
+            return start_agent_run(state, agent, body)
         except BodyError as exc:
             return error_response(exc.status, exc.message, issues=exc.issues)
+
+    async def stream(request: Request) -> Response | ChunkStreamResponse:
+        out = await started(request)
+        if isinstance(out, Response):
+            return out
         return ChunkStreamResponse(
             out, SSEFraming(), heartbeat_interval=state.settings.heartbeat_interval
         )
 
     async def generate(request: Request) -> Response:
-        agent_id = request.path_params["agent_id"]
-        agent = state.agent(agent_id)
-        if agent is None:
-            return _no_agent(agent_id)
-        try:
-            body = await read_body(request, AgentStreamBody, limit=limit)
-            out = start_agent_run(state, agent, body)
-        except BodyError as exc:
-            return error_response(exc.status, exc.message, issues=exc.issues)
+        out = await started(request)
+        if isinstance(out, Response):
+            return out
         await out.wait()
         error = await out.error
         if error is not None:
