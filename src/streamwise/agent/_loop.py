@@ -322,6 +322,7 @@ async def _run_step(
     model_error: BaseException | None = None
     tasks: list[asyncio.Task[None]] = []
     input_names: dict[str, str] = {}
+    text_part: Any = None  # the part id of the last text delta (see AgentOutput.text_marks)
 
     async with asyncio.TaskGroup() as tg:
         stream = model.stream(request)
@@ -330,10 +331,15 @@ async def _run_step(
                 t = part["type"]
                 if t == "text-delta":
                     delta = part["delta"]
+                    part_id = part["id"]
+                    if part_id != text_part:
+                        # A new stretch of deltas: where it starts, for compact storage.
+                        text_part = part_id
+                        out._text_marks.append((len(out._log), len(out._text), part_id))
                     text.append(delta)
                     out._text.append(delta)
                     emit({"type": "text-delta", "runId": run_id, "from": "AGENT",
-                          "payload": {"id": part["id"], "text": delta}})  # fmt: skip
+                          "payload": {"id": part_id, "text": delta}})  # fmt: skip
                     if objects is not None:
                         partial = objects.feed(delta)
                         if partial is not None:

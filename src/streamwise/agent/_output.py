@@ -68,6 +68,7 @@ class AgentOutput(RunOutput):
         self.agent_id = agent_id
         self.app: AppRegistry | None = None
         self._text: list[str] = []
+        self._text_marks: list[tuple[int, int, Any]] = []
         self._reasoning: list[str] = []
         self._steps: list[StepResult] = []
         self._tool_calls: list[dict[str, Any]] = []
@@ -77,6 +78,17 @@ class AgentOutput(RunOutput):
         self._response_messages: list[ModelMessage] = []
         self._object: Any = None
         self._suspended: list[dict[str, Any]] = []
+
+    def text_marks(self) -> tuple[list[tuple[int, int, Any]], list[str]]:
+        """Where this run's own text deltas are, for storing them compactly.
+
+        Returns ``(marks, pieces)``: ``pieces`` is the text of every ``text-delta`` the run
+        wrote, in order; each mark ``(offset, index, part_id)`` says that a stretch of deltas of
+        part ``part_id`` starts at chunk ``offset`` with ``pieces[index]`` and runs until the
+        next mark's ``index`` (other chunks, from tools, may sit between them: check the
+        chunks before relying on a stretch being contiguous). Both lists only grow.
+        """
+        return self._text_marks, self._text
 
     # -- streams ---------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from ..errors import (
 )
 from . import _schema as s
 from ._events import EventLog
+from ._statements import Statements
 from ._url import DatabaseURL, default_url, parse_url
 
 __all__ = (
@@ -85,6 +86,7 @@ class StoreBase:
         self._heartbeat_at = 0
         self._recovered_at = 0
         self._owned: set[str] = set()
+        self._stmts = Statements.build(self.url.dialect)
 
     def __repr__(self) -> str:
         return f"Store({self.url.display!r})"

@@ -12,8 +12,10 @@ what ``observe`` replays after a disconnect.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
+import operator
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -21,7 +23,7 @@ from typing import Any
 from ..stream import Chunk
 from ._records import dump_bytes
 
-__all__ = ("EventLog", "RunEvents", "pack_chunks", "unpack_chunks")
+__all__ = ("EventLog", "RunEvents", "pack_chunks", "stretch_packer", "unpack_chunks")
 
 _log = logging.getLogger("streamwise.storage")
 
@@ -63,6 +65,53 @@ def pack_chunks(batch: list[Chunk]) -> list[Any]:
     return out
 
 
+_type = operator.itemgetter("type")
+
+
+def stretch_packer(
+    marks: list[tuple[int, int, Any]], pieces: list[str], run_id: str, source: str
+) -> Callable[[int, list[Chunk]], list[Any]]:
+    """A packer that knows where a run's text deltas are (``AgentOutput.text_marks()``), so a
+    stretch of deltas becomes one ``~td`` item without looking at each chunk: its texts are a
+    slice of ``pieces``. The only per-chunk work is checking, in C, that the stretch's chunks
+    are all ``text-delta`` (a tool may have written between two deltas: such a stretch is
+    packed chunk by chunk, as :func:`pack_chunks` does). Everything else goes to
+    :func:`pack_chunks`.
+
+    ``packer(start, batch)`` packs ``batch``, the run's chunks from offset ``start`` on.
+    """
+
+    def pack(start: int, batch: list[Chunk]) -> list[Any]:
+        end = start + len(batch)
+        out: list[Any] = []
+        pos = start  # the first offset not packed yet
+        k = max(bisect.bisect_right(marks, start, key=operator.itemgetter(0)) - 1, 0)
+        n = len(marks)
+        while k < n:
+            first, index, part_id = marks[k]
+            if first >= end:
+                break
+            k += 1
+            count = (marks[k][1] if k < n else len(pieces)) - index
+            lo, hi = max(first, pos), min(first + count, end)
+            if hi <= lo:
+                continue
+            if lo > pos:
+                out.extend(pack_chunks(batch[pos - start : lo - start]))
+            stretch = batch[lo - start : hi - start]
+            if list(map(_type, stretch)).count("text-delta") == len(stretch):
+                texts = pieces[index + lo - first : index + hi - first]
+                out.append({"~td": [run_id, source, part_id, texts]})
+            else:
+                out.extend(pack_chunks(stretch))
+            pos = hi
+        if pos < end:
+            out.extend(pack_chunks(batch[pos - start :]))
+        return out
+
+    return pack
+
+
 def unpack_chunks(items: list[Any]) -> list[Chunk]:
     """The chunks of a stored batch (the inverse of :func:`pack_chunks`)."""
     out: list[Chunk] = []
@@ -92,14 +141,23 @@ class RunEvents:
         source: ``source(offset)`` returns the run's chunks from ``offset`` on
             (``run.chunks_from``).
         written: the number of chunks already in the log.
+        pack: ``pack(offset, batch)`` gives a batch's stored form (default: :func:`pack_chunks`;
+            an agent run's :func:`stretch_packer` is faster).
     """
 
-    __slots__ = ("run_id", "source", "written")
+    __slots__ = ("pack", "run_id", "source", "written")
 
-    def __init__(self, run_id: str, source: Callable[[int], list[Chunk]], written: int = 0) -> None:
+    def __init__(
+        self,
+        run_id: str,
+        source: Callable[[int], list[Chunk]],
+        written: int = 0,
+        pack: Callable[[int, list[Chunk]], list[Any]] | None = None,
+    ) -> None:
         self.run_id = run_id
         self.source = source
         self.written = written
+        self.pack = pack if pack is not None else (lambda _start, batch: pack_chunks(batch))
 
     def take(self) -> tuple[int, list[Chunk]]:
         """The chunks not yet written and the sequence number of the first; counts them as
@@ -200,7 +258,7 @@ class EventLog:
         items: list[Any] = []
         for i in range(0, len(batch), step):
             part = batch[i : i + step]
-            packed = pack_chunks(part)
+            packed = run.pack(start + i, part)
             items.extend(packed)
             rows.append(
                 {

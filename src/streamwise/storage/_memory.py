@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..agent import DEFAULT_LAST_MESSAGES, MemoryOptions
+from ..agent import DEFAULT_LAST_MESSAGES, AgentOutput, MemoryOptions
 from ..errors import ConfigurationError
 from ..models import ModelMessage
 from ..stream import RunOutput
-from ._events import Row, RunEvents, pack_chunks
+from ._events import Row, RunEvents, pack_chunks, stretch_packer
 from ._history import to_model_messages, user_parts
 from ._ids import check_id
 from ._recorder import MessageRecorder
@@ -136,11 +136,14 @@ class StoreMemorySession:
             )
             self._base = base
             self._events = RunEvents(
-                self.run_id, lambda offset: run.chunks_from(offset - base), written=base
+                self.run_id,
+                lambda offset: run.chunks_from(offset - base),
+                written=base,
+                pack=_packer(run, base),
             )
             store.events.attach(self._events)
             return []  # the conversation goes on from the suspended state
-        self._events = RunEvents(self.run_id, run.chunks_from)
+        self._events = RunEvents(self.run_id, run.chunks_from, pack=_packer(run, 0))
         store.events.attach(self._events)
         history = await store.begin_agent_run(
             self.run_id,
@@ -185,3 +188,12 @@ class StoreMemorySession:
             )
 
         await store.events.finish(events, write)
+
+
+def _packer(run: RunOutput, base: int) -> Callable[[int, list[Any]], list[Any]] | None:
+    """The fast packer of an agent run whose chunks are stored from offset ``base`` on."""
+    if not isinstance(run, AgentOutput):
+        return None
+    marks, pieces = run.text_marks()
+    pack = stretch_packer(marks, pieces, run.run_id, run.source)
+    return lambda offset, batch: pack(offset - base, batch)

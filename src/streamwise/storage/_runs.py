@@ -66,13 +66,7 @@ class RunsMixin(StoreBase):
             "started_at": now,
             "ended_at": None,
         }
-        stmt = self._insert(s.runs).values(**values)
-        # A resumed run (a workflow after suspend) starts again under the same id.
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[s.runs.c.run_id],
-            set_={"status": "running", "owner": self.owner_id, "ended_at": None},
-        )
-        started = (await conn.execute(stmt.returning(s.runs.c.started_at))).scalar()
+        started = (await conn.execute(self._stmts.start_run, values)).scalar()
         await self._heartbeat(conn, now)
         self._owned.add(run_id)
         if self._events is not None:
@@ -87,7 +81,7 @@ class RunsMixin(StoreBase):
     async def _end_run(self, conn: AsyncConnection, run_id: str, status: str, now: int) -> None:
         self._owned.discard(run_id)
         await conn.execute(
-            sa.update(s.runs).where(s.runs.c.run_id == run_id).values(status=status, ended_at=now)
+            self._stmts.end_run, {"b_run_id": run_id, "b_status": status, "b_ended_at": now}
         )
 
     async def get_run(self, run_id: str) -> RunRecord | None:
@@ -129,7 +123,7 @@ class RunsMixin(StoreBase):
 
     async def _write_events(self, rows: list[Row]) -> None:
         async with self._tx() as conn:
-            await conn.execute(sa.insert(s.events), rows)
+            await conn.execute(self._stmts.insert_events, rows)
             await self._heartbeat(conn, now_ms())
 
     async def read_events(self, run_id: str, offset: int = 0) -> list[Chunk]:

@@ -39,6 +39,7 @@ from ._records import (
 )
 from ._runs import RunsMixin
 from ._snapshots import SnapshotsMixin
+from ._sqlite import loop_creator
 from ._threads import ThreadsMixin, assistant_input
 
 __all__ = ("EventRetention", "Store")
@@ -133,9 +134,13 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin):
     def _create_engine(self) -> AsyncEngine:
         url = self.url
         if url.dialect == "sqlite":
+            # aiosqlite connections that run statements in the loop (see _sqlite.py).
             if url.memory:
                 engine = create_async_engine(
-                    url.sqlalchemy_url, poolclass=StaticPool, pool_reset_on_return=None
+                    url.sqlalchemy_url,
+                    poolclass=StaticPool,
+                    pool_reset_on_return=None,
+                    async_creator=loop_creator(":memory:"),
                 )
             else:
                 assert url.path is not None
@@ -151,9 +156,9 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin):
                     ) from exc
                 engine = create_async_engine(
                     url.sqlalchemy_url,
-                    connect_args={"timeout": 30},
                     pool_size=2,
                     pool_reset_on_return=None,
+                    async_creator=loop_creator(str(Path(url.path).expanduser()), timeout=30),
                 )
 
                 @sa.event.listens_for(engine.sync_engine, "connect")
@@ -354,18 +359,15 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin):
             if thread_id is None:
                 return []
             # Create the thread if new, touch it if not, and learn its owner: one statement.
-            stmt = self._insert(s.threads).values(
-                id=thread_id,
-                resource_id=resource_id,
-                title=None,
-                metadata="{}",
-                created_at=now,
-                updated_at=now,
-            )
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[s.threads.c.id], set_={"updated_at": now}
-            ).returning(s.threads.c.resource_id)
-            owner = (await conn.execute(stmt)).scalar()
+            thread = {
+                "id": thread_id,
+                "resource_id": resource_id,
+                "title": None,
+                "metadata": "{}",
+                "created_at": now,
+                "updated_at": now,
+            }
+            owner = (await conn.execute(self._stmts.touch_thread, thread)).scalar()
             if resource_id is not None and owner is not None and owner != resource_id:
                 raise StorageError(
                     f"thread {thread_id!r} belongs to another resource than {resource_id!r}"

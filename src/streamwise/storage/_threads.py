@@ -229,14 +229,13 @@ class ThreadsMixin(StoreBase):
             )
         if not rows:
             return
-        stmt = self._insert(s.messages)
+        stmts = self._stmts
         if replace_existing:
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[s.messages.c.id],
-                set_={"content": stmt.excluded.content, "metadata": stmt.excluded.metadata},
-            )
+            stmt = stmts.upsert_messages
         elif ignore_existing:
-            stmt = stmt.on_conflict_do_nothing()
+            stmt = stmts.insert_messages_ignore
+        else:
+            stmt = stmts.insert_messages
         await conn.execute(stmt, rows)
 
     async def list_messages(
@@ -266,13 +265,12 @@ class ThreadsMixin(StoreBase):
     async def _recent(self, conn: AsyncConnection, thread_id: str, count: int) -> list[Message]:
         if count <= 0:
             return []
-        query = (
-            sa.select(s.messages)
-            .where(s.messages.c.thread_id == thread_id)
-            .order_by(s.messages.c.seq.desc())
-            .limit(count)
+        query = self._stmts.recent
+        rows = (
+            (await conn.execute(query, {"b_thread_id": thread_id, "b_count": count}))
+            .mappings()
+            .all()
         )
-        rows = (await conn.execute(query)).mappings().all()
         return [message_record(r) for r in reversed(rows)]
 
 
