@@ -304,6 +304,7 @@ async def test_openai_chat_request_converts_messages_tools_and_options(
             {
                 "role": "assistant",
                 "content": "Checking.",
+                "reasoning_content": "call the tool",
                 "tool_calls": [
                     {
                         "id": "call_1",

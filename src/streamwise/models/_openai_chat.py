@@ -7,6 +7,11 @@ as the ``openai`` SDK decodes it) into :data:`~streamwise.models.ModelPart` dict
 reasoning arrives as ``delta.reasoning_content`` (DeepSeek, vLLM) or ``delta.reasoning``
 (OpenRouter, newer vLLM); the usage chunk may have ``choices: null``; tool calls of several
 indexes may interleave.
+
+Reasoning goes back to the server in the same field it came in: ``reasoning-end`` carries
+``providerMetadata: {"openai": {"reasoningField": "reasoning_content"}}`` (or ``"reasoning"``),
+which the agent keeps on the assistant message's reasoning part; :func:`chat_messages` sets that
+field on the assistant message, for the messages :data:`SendReasoning` selects.
 """
 
 from __future__ import annotations
@@ -17,7 +22,14 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ._base import FinishReason, ModelMessage, ModelPart, ToolSpec
-from ._providers import FileData, is_file_part, iso_timestamp, json_text
+from ._providers import (
+    FileData,
+    SendReasoning,
+    is_file_part,
+    iso_timestamp,
+    json_text,
+    reasoning_sent,
+)
 
 __all__ = (
     "ChatStreamState",
@@ -41,14 +53,23 @@ def _text_of(content: Any) -> str:
     return "".join(p.get("text", "") for p in content if p.get("type") == "text")
 
 
-def chat_messages(messages: Sequence[ModelMessage]) -> list[dict[str, Any]]:
+_REASONING_FIELD = "reasoning_content"
+"""Where reasoning goes back when its part does not say which field it came in (DeepSeek, vLLM)."""
+
+
+def chat_messages(
+    messages: Sequence[ModelMessage], *, send_reasoning: SendReasoning = "never"
+) -> list[dict[str, Any]]:
     """Our model messages as Chat Completions ``messages``.
 
-    Reasoning parts are dropped (the API does not take them back); text-only user content is sent
-    as a plain string, which every OpenAI-compatible server accepts.
+    An assistant message's reasoning parts, joined, go back in the field they came in
+    (``reasoning_content`` unless the part's ``providerMetadata.openai.reasoningField`` says
+    otherwise) when ``send_reasoning`` selects the message, else they are dropped. Text-only user
+    content is sent as a plain string, which every OpenAI-compatible server accepts.
     """
     out: list[dict[str, Any]] = []
-    for m in messages:
+    sent = reasoning_sent(messages, send_reasoning)
+    for m, with_reasoning in zip(messages, sent, strict=True):
         role = m["role"]
         content = m.get("content", "")
         if role == "system":
@@ -56,7 +77,7 @@ def chat_messages(messages: Sequence[ModelMessage]) -> list[dict[str, Any]]:
         elif role == "user":
             out.append({"role": "user", "content": _user_content(content)})
         elif role == "assistant":
-            out.append(_assistant(content))
+            out.append(_assistant(content, with_reasoning=with_reasoning))
         elif role == "tool":
             for r in content:
                 if r.get("type") == "tool-result":
@@ -93,10 +114,11 @@ def _user_content(content: Any) -> str | list[dict[str, Any]]:
     return parts
 
 
-def _assistant(content: Any) -> dict[str, Any]:
+def _assistant(content: Any, *, with_reasoning: bool) -> dict[str, Any]:
     if isinstance(content, str):
         return {"role": "assistant", "content": content}
     text = _text_of(content)
+    reasoning = [p for p in content if p.get("type") == "reasoning" and p.get("text")]
     calls = [
         {
             "id": p["toolCallId"],
@@ -107,6 +129,10 @@ def _assistant(content: Any) -> dict[str, Any]:
         if p.get("type") == "tool-call"
     ]
     msg: dict[str, Any] = {"role": "assistant", "content": text or None}
+    if with_reasoning and reasoning:
+        meta = (reasoning[0].get("providerMetadata") or {}).get("openai") or {}
+        field = meta.get("reasoningField") or _REASONING_FIELD
+        msg[field] = "".join(p["text"] for p in reasoning)
     if calls:
         msg["tool_calls"] = calls
     return msg
@@ -150,6 +176,7 @@ class ChatStreamState:
         self._reasoning_id = f"rsn-{prefix}"
         self._text_open = False
         self._reasoning_open = False
+        self._reasoning_field = _REASONING_FIELD
         self._calls: dict[int | str | None, _Call] = {}
         self._ids: set[str] = set()
         self._last_key: int | str | None = None
@@ -179,8 +206,10 @@ class ChatStreamState:
         choice = choices[0]
         delta = choice.get("delta")
         if delta:
-            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            field = "reasoning_content" if delta.get("reasoning_content") else "reasoning"
+            reasoning = delta.get(field)
             if reasoning and isinstance(reasoning, str):
+                self._reasoning_field = field
                 if self._text_open:
                     self._text_open = False
                     parts.append({"type": "text-end", "id": self._text_id})
@@ -192,9 +221,7 @@ class ChatStreamState:
                 )
             text = delta.get("content") or delta.get("refusal")
             if text:
-                if self._reasoning_open:
-                    self._reasoning_open = False
-                    parts.append({"type": "reasoning-end", "id": self._reasoning_id})
+                self._end_reasoning(parts)
                 if not self._text_open:
                     self._text_open = True
                     parts.append({"type": "text-start", "id": self._text_id})
@@ -234,10 +261,16 @@ class ChatStreamState:
             call.args.append(args)
             parts.append({"type": "tool-input-delta", "id": call.id, "delta": args})
 
-    def _close_blocks(self, parts: list[ModelPart]) -> None:
+    def _end_reasoning(self, parts: list[ModelPart]) -> None:
         if self._reasoning_open:
             self._reasoning_open = False
-            parts.append({"type": "reasoning-end", "id": self._reasoning_id})
+            # The field it came in is where it goes back (chat_messages).
+            meta = {"openai": {"reasoningField": self._reasoning_field}}
+            parts.append({"type": "reasoning-end", "id": self._reasoning_id,
+                          "providerMetadata": meta})  # fmt: skip
+
+    def _close_blocks(self, parts: list[ModelPart]) -> None:
+        self._end_reasoning(parts)
         if self._text_open:
             self._text_open = False
             parts.append({"type": "text-end", "id": self._text_id})

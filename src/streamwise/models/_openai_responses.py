@@ -5,6 +5,15 @@ each ``data:`` line as the ``openai`` SDK decodes it: ``response.created``,
 ``response.output_item.added``, ``response.output_text.delta``,
 ``response.function_call_arguments.delta``, ``response.reasoning_summary_text.delta``,
 ``response.completed``, … — into :data:`~streamwise.models.ModelPart` dicts.
+
+Reasoning goes back as the API's own ``reasoning`` items. Each reasoning part's ``reasoning-end``
+carries ``providerMetadata: {"openai": {"itemId": "rs_…"}}``; the first part of an item also
+carries ``reasoningEncryptedContent`` (the item's ``encrypted_content``, or ``None``) and
+``followedBy``, the output item that came right after it (``{"type": "function_call", "id":
+"fc_…", "callId": "call_…"}`` or ``{"type": "message", "id": "msg_…"}``): the API checks that a
+reasoning item is followed by that same item, so :func:`responses_input` puts the reasoning item
+right before it and gives it its id back. Key names follow the AI SDK's OpenAI provider, so
+messages stored by Mastra read the same.
 """
 
 from __future__ import annotations
@@ -14,19 +23,35 @@ from typing import Any
 
 from ..errors import ModelError
 from ._base import FinishReason, ModelMessage, ModelPart, ToolSpec
-from ._providers import FileData, is_file_part, iso_timestamp, json_text
+from ._providers import (
+    FileData,
+    SendReasoning,
+    is_file_part,
+    iso_timestamp,
+    json_text,
+    reasoning_sent,
+)
 
 __all__ = ("ResponsesStreamState", "responses_input", "responses_tools")
 
 
-def responses_input(messages: Sequence[ModelMessage]) -> list[dict[str, Any]]:
+def responses_input(
+    messages: Sequence[ModelMessage],
+    *,
+    send_reasoning: SendReasoning = "never",
+    stateless: bool = False,
+) -> list[dict[str, Any]]:
     """Our model messages as Responses ``input`` items.
 
-    Reasoning parts are dropped: the API takes reasoning back only as its own items (with ids or
-    encrypted content), which the conversation does not keep.
+    An assistant message's reasoning goes back, when ``send_reasoning`` selects the message, as
+    ``{"type": "reasoning", "id", "summary", "encrypted_content"?}`` items, each right before the
+    output item that followed it (see the module docstring). Reasoning without an item id (from
+    another provider) is dropped, and so is reasoning without encrypted content when
+    ``stateless`` (``store: false``: the API cannot look the item up by its id).
     """
     items: list[dict[str, Any]] = []
-    for m in messages:
+    sent = reasoning_sent(messages, send_reasoning)
+    for m, with_reasoning in zip(messages, sent, strict=True):
         role = m["role"]
         content = m.get("content", "")
         if role in ("system", "user"):
@@ -34,23 +59,9 @@ def responses_input(messages: Sequence[ModelMessage]) -> list[dict[str, Any]]:
             items.append({"role": role, "content": [_input_part(p) for p in parts]})
         elif role == "assistant":
             parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
-            for p in parts:
-                if p.get("type") == "text" and p["text"]:
-                    items.append(
-                        {
-                            "role": "assistant",
-                            "content": [{"type": "output_text", "text": p["text"]}],
-                        }
-                    )
-                elif p.get("type") == "tool-call":
-                    items.append(
-                        {
-                            "type": "function_call",
-                            "call_id": p["toolCallId"],
-                            "name": p["toolName"],
-                            "arguments": json_text(p.get("input", {})),
-                        }
-                    )
+            items.extend(
+                _assistant_items(parts, with_reasoning=with_reasoning, stateless=stateless)
+            )
         elif role == "tool":
             for r in content:
                 if r.get("type") == "tool-result":
@@ -62,6 +73,102 @@ def responses_input(messages: Sequence[ModelMessage]) -> list[dict[str, Any]]:
                         }
                     )
     return items
+
+
+def _assistant_items(
+    parts: Sequence[Mapping[str, Any]], *, with_reasoning: bool, stateless: bool
+) -> list[dict[str, Any]]:
+    outputs: list[dict[str, Any]] = []
+    for p in parts:
+        if p.get("type") == "text" and p["text"]:
+            outputs.append(
+                {"role": "assistant", "content": [{"type": "output_text", "text": p["text"]}]}
+            )
+        elif p.get("type") == "tool-call":
+            outputs.append(
+                {
+                    "type": "function_call",
+                    "call_id": p["toolCallId"],
+                    "name": p["toolName"],
+                    "arguments": json_text(p.get("input", {})),
+                }
+            )
+    if not with_reasoning or not outputs:
+        return outputs  # a reasoning item must be followed by an output item
+    leading: list[dict[str, Any]] = []
+    before: dict[int, dict[str, Any]] = {}  # output index -> the reasoning item preceding it
+    for reasoning, followed_by in _reasoning_items(parts, stateless=stateless):
+        at = None if followed_by is None else _following(outputs, followed_by)
+        if followed_by is None or at is None or at in before:
+            leading.append(reasoning)
+            continue
+        before[at] = reasoning
+        outputs[at] = _with_item_id(outputs[at], followed_by["id"])
+    items = leading
+    for n, output in enumerate(outputs):
+        if n in before:
+            items.append(before[n])
+        items.append(output)
+    return items
+
+
+def _reasoning_items(
+    parts: Sequence[Mapping[str, Any]], *, stateless: bool
+) -> list[tuple[dict[str, Any], Mapping[str, Any] | None]]:
+    """The message's reasoning parts as reasoning items (parts of one item joined), each with the
+    output item that followed it."""
+    found: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    for p in parts:
+        if p.get("type") != "reasoning":
+            continue
+        meta = (p.get("providerMetadata") or {}).get("openai") or {}
+        item_id = meta.get("itemId")
+        if not isinstance(item_id, str):
+            continue  # not a Responses reasoning item: it cannot go back as one
+        item, info = found.setdefault(
+            item_id, ({"type": "reasoning", "id": item_id, "summary": []}, {})
+        )
+        text = p.get("text") or ""
+        if meta.get("rawText"):
+            item.setdefault("content", []).append({"type": "reasoning_text", "text": text})
+        elif text:
+            item["summary"].append({"type": "summary_text", "text": text})
+        if meta.get("reasoningEncryptedContent"):
+            item["encrypted_content"] = meta["reasoningEncryptedContent"]
+        if meta.get("followedBy"):
+            info["followedBy"] = meta["followedBy"]
+    return [
+        (item, info.get("followedBy"))
+        for item, info in found.values()
+        if not stateless or "encrypted_content" in item
+    ]
+
+
+def _following(outputs: list[dict[str, Any]], followed_by: Mapping[str, Any]) -> int | None:
+    """The index of the output item a reasoning item came before, if it is still there."""
+    for n, output in enumerate(outputs):
+        if followed_by.get("type") == "function_call":
+            if output.get("call_id") == followed_by.get("callId"):
+                return n
+        elif followed_by.get("type") == "message" and output.get("role") == "assistant":
+            return n
+    return None
+
+
+def _with_item_id(output: dict[str, Any], item_id: Any) -> dict[str, Any]:
+    """An output item with the id the API gave it, as the API returned it."""
+    if not isinstance(item_id, str):
+        return output
+    if output.get("type") == "function_call":
+        return {**output, "id": item_id}
+    text = output["content"][0]["text"]
+    return {
+        "type": "message",
+        "id": item_id,
+        "role": "assistant",
+        "status": "completed",
+        "content": [{"type": "output_text", "text": text, "annotations": []}],
+    }
 
 
 def _input_part(part: dict[str, Any]) -> dict[str, Any]:
@@ -102,6 +209,10 @@ class ResponsesStreamState:
         self._label = label
         self._open_text: set[str] = set()
         self._open_reasoning: set[str] = set()
+        self._raw_reasoning: set[str] = set()
+        # A finished reasoning item's parts and metadata, ended once the next item shows which
+        # item followed it (module docstring).
+        self._pending: tuple[list[str], dict[str, Any]] | None = None
         self._calls: dict[str, tuple[str, str]] = {}  # item id -> (call id, tool name)
         self._called = False
         self.finished = False
@@ -130,18 +241,21 @@ class ResponsesStreamState:
             if rid in self._open_reasoning:
                 return [{"type": "reasoning-delta", "id": rid, "delta": event["delta"]}]
             self._open_reasoning.add(rid)
+            if t == "response.reasoning_text.delta":
+                self._raw_reasoning.add(rid)
             return [
                 {"type": "reasoning-start", "id": rid},
                 {"type": "reasoning-delta", "id": rid, "delta": event["delta"]},
             ]
         if t == "response.output_item.added":
             item = event["item"]
+            parts = self._end_reasoning(item)
             if item.get("type") == "function_call":
                 self._calls[item["id"]] = (item["call_id"], item["name"])
-                return [
+                parts.append(
                     {"type": "tool-input-start", "id": item["call_id"], "toolName": item["name"]}
-                ]
-            return []
+                )
+            return parts
         if t == "response.output_item.done":
             return self._item_done(event["item"])
         if t == "response.created":
@@ -155,7 +269,7 @@ class ResponsesStreamState:
                 }
             ]
         if t in ("response.completed", "response.incomplete"):
-            return [self._finish(event["response"])]
+            return [*self._end_reasoning(None), self._finish(event["response"])]
         if t == "response.failed":
             err = event["response"].get("error")
             message = f"{err.get('code')}: {err.get('message')}" if err else "the response failed"
@@ -178,7 +292,18 @@ class ResponsesStreamState:
             prefix = f"{item['id']}:"
             done = sorted(r for r in self._open_reasoning if r.startswith(prefix))
             self._open_reasoning.difference_update(done)
-            return [{"type": "reasoning-end", "id": r} for r in done]
+            parts: list[ModelPart] = []
+            if not done:
+                # No summary streamed (none was asked for): an empty part still carries the
+                # item, so it can go back.
+                done = [f"{item['id']}:0"]
+                parts.append({"type": "reasoning-start", "id": done[0]})
+            meta = {
+                "itemId": item["id"],
+                "reasoningEncryptedContent": item.get("encrypted_content"),
+            }
+            self._pending = (done, meta)
+            return parts
         if kind == "function_call":
             call_id, name = self._calls.pop(item["id"], (item["call_id"], item["name"]))
             self._called = True
@@ -192,6 +317,26 @@ class ResponsesStreamState:
                 },
             ]
         return []
+
+    def _end_reasoning(self, following: Mapping[str, Any] | None) -> list[ModelPart]:
+        """End the pending reasoning item's parts, noting the item that followed it."""
+        if self._pending is None:
+            return []
+        rids, meta = self._pending
+        self._pending = None
+        if following is not None and following.get("type") == "function_call":
+            meta["followedBy"] = {"type": "function_call", "id": following.get("id"),
+                                  "callId": following.get("call_id")}  # fmt: skip
+        elif following is not None and following.get("type") == "message":
+            meta["followedBy"] = {"type": "message", "id": following.get("id")}
+        parts: list[ModelPart] = []
+        for n, rid in enumerate(rids):
+            part_meta = dict(meta) if n == 0 else {"itemId": meta["itemId"]}
+            if rid in self._raw_reasoning:
+                part_meta["rawText"] = True
+            parts.append({"type": "reasoning-end", "id": rid,
+                          "providerMetadata": {"openai": part_meta}})  # fmt: skip
+        return parts
 
     def _finish(self, response: Mapping[str, Any]) -> ModelPart:
         self.finished = True

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -17,13 +17,27 @@ from ..errors import (
 )
 
 __all__ = (
+    "SEND_REASONING",
     "FileData",
+    "SendReasoning",
     "api_model_error",
     "describe_api_error",
     "is_file_part",
     "iso_timestamp",
     "json_text",
+    "reasoning_sent",
 )
+
+SendReasoning = Literal["never", "tool-loop", "always"]
+"""Which assistant messages' reasoning goes back to an OpenAI-compatible API (docs/providers.md).
+
+- ``never``: none.
+- ``tool-loop``: only the current turn's, i.e. the assistant messages after the last user
+  message (the steps of a tool loop); earlier turns go without their reasoning.
+- ``always``: every assistant message's.
+"""
+
+SEND_REASONING: tuple[SendReasoning, ...] = ("never", "tool-loop", "always")
 
 
 def iso_timestamp(unix_seconds: float | None) -> str:
@@ -38,6 +52,16 @@ def json_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     return orjson.dumps(value).decode()
+
+
+def reasoning_sent(messages: Sequence[Mapping[str, Any]], mode: SendReasoning) -> list[bool]:
+    """For each message, whether its reasoning goes back under ``mode``."""
+    if mode == "never":
+        return [False] * len(messages)
+    if mode == "always":
+        return [True] * len(messages)
+    last_user = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=-1)
+    return [i > last_user for i in range(len(messages))]
 
 
 def describe_api_error(

@@ -20,7 +20,7 @@ from ..errors import ConfigurationError, ModelError
 from ._base import ModelPart, ModelRequest
 from ._openai_chat import ChatStreamState, chat_messages, chat_tools
 from ._openai_responses import ResponsesStreamState, responses_input, responses_tools
-from ._providers import api_model_error
+from ._providers import SEND_REASONING, SendReasoning, api_model_error
 from ._registry import register_provider
 
 __all__ = ("OpenAICompatible",)
@@ -28,6 +28,7 @@ __all__ = ("OpenAICompatible",)
 Api = Literal["chat", "responses"]
 
 _DEFAULT_BASE_URL = "https://api.openai.com/v1"
+_ENCRYPTED_REASONING = "reasoning.encrypted_content"
 
 
 class OpenAICompatible:
@@ -44,9 +45,21 @@ class OpenAICompatible:
         max_retries: how many times the SDK retries a failed request (429, 5xx, connection
             errors) with backoff, honouring ``retry-after``, before the run fails.
         timeout: seconds before a request times out (default: the SDK's).
+        send_reasoning: which assistant messages' reasoning goes back to the server:
+            ``"never"``, ``"tool-loop"`` (only the current turn's tool-loop steps) or
+            ``"always"``. Default: ``"never"`` for Chat Completions at OpenAI itself (its
+            messages have no reasoning field), else ``"always"``, what DeepSeek's thinking mode
+            with tools requires and OpenAI recommends for Responses reasoning items. See
+            ``docs/providers.md``.
+        store: Responses only: the request's ``store`` (``False`` for stateless use: then
+            reasoning goes back only as encrypted content). Default: the server's (OpenAI: true).
+        encrypted_reasoning: Responses only: request ``include: ["reasoning.encrypted_content"]``
+            so reasoning can go back without server-side storage. Default: when ``store`` is
+            ``False`` (OpenAI rejects it for models that do not reason, so it is not always on).
 
     Raises:
-        ConfigurationError: no API key for OpenAI's own API.
+        ConfigurationError: no API key for OpenAI's own API, or a bad ``api`` /
+            ``send_reasoning``.
     """
 
     def __init__(
@@ -59,9 +72,17 @@ class OpenAICompatible:
         api: Api = "chat",
         max_retries: int = 2,
         timeout: float | None = None,
+        send_reasoning: SendReasoning | None = None,
+        store: bool | None = None,
+        encrypted_reasoning: bool | None = None,
     ) -> None:
         if api not in ("chat", "responses"):
             raise ConfigurationError(f"api must be 'chat' or 'responses', got {api!r}")
+        if send_reasoning is not None and send_reasoning not in SEND_REASONING:
+            raise ConfigurationError(
+                f"send_reasoning must be one of {', '.join(map(repr, SEND_REASONING))}, "
+                f"got {send_reasoning!r}"
+            )
         self._model_id = model
         self._api: Api = api
         if client is None:
@@ -84,6 +105,11 @@ class OpenAICompatible:
         # OpenAI's reasoning models refuse `max_tokens`; compatible servers know only that one.
         is_openai = str(client.base_url).rstrip("/") == _DEFAULT_BASE_URL
         self._chat_max_tokens = "max_completion_tokens" if is_openai else "max_tokens"
+        if send_reasoning is None:
+            send_reasoning = "never" if is_openai and api == "chat" else "always"
+        self._send_reasoning: SendReasoning = send_reasoning
+        self._store = store
+        self._encrypted_reasoning = encrypted_reasoning
 
     @property
     def provider(self) -> str:
@@ -99,6 +125,11 @@ class OpenAICompatible:
     def api(self) -> Api:
         """Which API the model calls: ``chat`` or ``responses``."""
         return self._api
+
+    @property
+    def send_reasoning(self) -> SendReasoning:
+        """Which assistant messages' reasoning goes back to the server (see ``__init__``)."""
+        return self._send_reasoning
 
     @property
     def client(self) -> openai.AsyncOpenAI:
@@ -127,7 +158,7 @@ class OpenAICompatible:
     async def _stream_chat(self, request: ModelRequest) -> AsyncGenerator[ModelPart, None]:
         body: dict[str, Any] = {
             "model": self._model_id,
-            "messages": chat_messages(request["messages"]),
+            "messages": chat_messages(request["messages"], send_reasoning=self._send_reasoning),
             "stream": True,
             "stream_options": {"include_usage": True},
         }
@@ -147,14 +178,28 @@ class OpenAICompatible:
             yield part
 
     async def _stream_responses(self, request: ModelRequest) -> AsyncGenerator[ModelPart, None]:
+        options = request.get("options") or {}
+        store = options.get("store", self._store)
         body: dict[str, Any] = {
             "model": self._model_id,
-            "input": responses_input(request["messages"]),
+            "input": responses_input(
+                request["messages"], send_reasoning=self._send_reasoning, stateless=store is False
+            ),
             "stream": True,
         }
         if request["tools"]:
             body["tools"] = responses_tools(request["tools"])
-        _add_options(body, request.get("options"), api="responses", max_tokens="max_output_tokens")
+        if self._store is not None and "store" not in options:
+            body["store"] = self._store
+        _add_options(body, options, api="responses", max_tokens="max_output_tokens")
+        encrypted = self._encrypted_reasoning
+        if encrypted is None:
+            encrypted = store is False and self._send_reasoning != "never"
+        if encrypted:
+            include = list(body.get("include") or [])
+            if _ENCRYPTED_REASONING not in include:
+                include.append(_ENCRYPTED_REASONING)
+            body["include"] = include
         state = ResponsesStreamState(f"openai model {self._model_id!r}")
         try:
             stream = await self._post("/responses", body)
