@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from streamwise.storage import EventLog, RunEvents
-from streamwise.storage._events import pack_chunks, unpack_chunks
+from streamwise.storage._events import pack_chunks, stretch_packer, unpack_chunks
 from streamwise.stream import Chunk
 
 
@@ -69,3 +69,59 @@ async def test_events_failed_write_is_retried_from_the_same_sequence() -> None:
 
     await log.finish(run, final)
     assert log.attached == 0
+
+
+def _stretch_run() -> tuple[list[Chunk], list[list[Any]], list[str]]:
+    """A run's chunks as the agent loop writes them, with its text marks: a stretch of part
+    "a", a tool's chunk written between two of its deltas (so the stretch of part "b" is not
+    contiguous), and a last stretch of "c" still being written (no last chunk yet)."""
+    chunks: list[Chunk] = [{"type": "start", "runId": "r", "from": "AGENT", "payload": {}}]
+    marks: list[list[Any]] = []
+    pieces: list[str] = []
+
+    def stretch(
+        part: str, n: int, *, foreign_after: int | None = None, open_: bool = False
+    ) -> None:
+        mark: list[Any] = [len(chunks), len(pieces), part, None]
+        marks.append(mark)
+        for i in range(n):
+            chunk = delta(f"{part}{i} ", part=part)
+            pieces.append(chunk["payload"]["text"])
+            chunks.append(chunk)
+            if foreign_after == i:
+                chunks.append({"type": "tool-output", "runId": "r", "from": "USER", "payload": {}})
+        if not open_:
+            mark[3] = chunks[-1] if chunks[-1]["type"] == "text-delta" else chunks[-2]
+
+    stretch("a", 300)
+    chunks.append({"type": "text-end", "runId": "r", "from": "AGENT", "payload": {"id": "a"}})
+    stretch("b", 50, foreign_after=20)
+    stretch("c", 40, open_=True)
+    return chunks, marks, pieces
+
+
+@pytest.mark.parametrize("batch", [7, 64, 2048])
+def test_events_stretch_packer_round_trips_whatever_the_batches(batch: int) -> None:
+    chunks, marks, pieces = _stretch_run()
+    pack = stretch_packer(
+        marks, pieces, lambda i: chunks[i] if i < len(chunks) else None, "r", "AGENT"
+    )
+    items: list[Any] = []
+    for start in range(0, len(chunks), batch):
+        part = pack(start, chunks[start : start + batch])
+        assert unpack_chunks(orjson.loads(orjson.dumps(part))) == chunks[start : start + batch]
+        items.extend(part)
+    # The contiguous stretches are packed whole (one item per batch they touch); the one a
+    # tool wrote into is packed chunk by chunk, as pack_chunks would.
+    td = [i["~td"] for i in items if "~td" in i]
+    assert sum(len(t[3]) for t in td if t[2] == "a") == 300
+    assert sum(len(t[3]) for t in td if t[2] == "c") == 40
+    assert not [t for t in td if t[2] == "b" and len(t[3]) == 50]
+
+
+def test_events_stretch_packer_sees_a_stretch_that_is_not_what_its_mark_says() -> None:
+    chunks, marks, pieces = _stretch_run()
+    # The "a" stretch's last chunk is not where a contiguous stretch would end: not trusted.
+    marks[0][3] = chunks[5]
+    pack = stretch_packer(marks, pieces, chunks.__getitem__, "r", "AGENT")
+    assert unpack_chunks(pack(0, chunks)) == chunks

@@ -340,13 +340,14 @@ async def test_memory_snapshot_resumes_in_a_new_process(db_url: str) -> None:
 async def test_memory_events_written_while_the_run_goes_on(db_url: str) -> None:
     store = Store(db_url, event_flush_interval=0.01)
     written = asyncio.Event()
-    write = store._write_events
+    write = store._write_pending
 
     async def spy(rows: list[dict[str, Any]]) -> None:
         await write(rows)
-        written.set()
+        if rows:
+            written.set()
 
-    store._write_events = spy  # type: ignore[method-assign]
+    store._write_pending = spy  # type: ignore[method-assign]
     agent = Agent(
         "a", model=ScriptedModel([{"text": [f"{i} " for i in range(400)], "delay": 0.005}])
     )
@@ -357,6 +358,11 @@ async def test_memory_events_written_while_the_run_goes_on(db_url: str) -> None:
         logged = await store.read_events(out.run_id)
         assert logged
         assert logged == out.chunks[: len(logged)]
+        # The run's start was written with the first flush: recorded, input stored.
+        run = await store.get_run(out.run_id)
+        assert run is not None
+        assert run["status"] == "running"
+        assert texts(await store.list_messages("t")) == [("user", "q")]
         out.cancel()
         await out.wait()
         assert await store.read_events(out.run_id) == out.chunks

@@ -322,7 +322,10 @@ async def _run_step(
     model_error: BaseException | None = None
     tasks: list[asyncio.Task[None]] = []
     input_names: dict[str, str] = {}
-    text_part: Any = None  # the part id of the last text delta (see AgentOutput.text_marks)
+    # The stretch of text deltas being written (see AgentOutput.text_marks).
+    text_part: Any = None
+    mark: list[Any] | None = None
+    last_delta: dict[str, Any] | None = None
 
     async with asyncio.TaskGroup() as tg:
         stream = model.stream(request)
@@ -333,18 +336,24 @@ async def _run_step(
                     delta = part["delta"]
                     part_id = part["id"]
                     if part_id != text_part:
-                        # A new stretch of deltas: where it starts, for compact storage.
+                        # A new stretch of deltas (for compact storage): the last one ends
+                        # with the delta before, the new one starts here.
+                        if mark is not None:
+                            mark[3] = last_delta
                         text_part = part_id
-                        out._text_marks.append((len(out._log), len(out._text), part_id))
+                        mark = [len(out._log), len(out._text), part_id, None]
+                        out._text_marks.append(mark)
                     text.append(delta)
                     out._text.append(delta)
-                    emit({"type": "text-delta", "runId": run_id, "from": "AGENT",
-                          "payload": {"id": part_id, "text": delta}})  # fmt: skip
+                    last_delta = {"type": "text-delta", "runId": run_id, "from": "AGENT",
+                                  "payload": {"id": part_id, "text": delta}}  # fmt: skip
+                    emit(last_delta)
                     if objects is not None:
                         partial = objects.feed(delta)
                         if partial is not None:
                             emit({"type": "object", "runId": run_id, "from": "AGENT",
                                   "object": partial})  # fmt: skip
+                            text_part = None  # the next delta starts a new stretch
                 elif t == "reasoning-delta":
                     delta = part["delta"]
                     reasoning.append(delta)
@@ -407,6 +416,8 @@ async def _run_step(
             for task in tasks:
                 task.cancel()
         finally:
+            if mark is not None:
+                mark[3] = last_delta
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
                 await aclose()

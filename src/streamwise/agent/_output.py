@@ -68,7 +68,7 @@ class AgentOutput(RunOutput):
         self.agent_id = agent_id
         self.app: AppRegistry | None = None
         self._text: list[str] = []
-        self._text_marks: list[tuple[int, int, Any]] = []
+        self._text_marks: list[list[Any]] = []
         self._reasoning: list[str] = []
         self._steps: list[StepResult] = []
         self._tool_calls: list[dict[str, Any]] = []
@@ -79,14 +79,16 @@ class AgentOutput(RunOutput):
         self._object: Any = None
         self._suspended: list[dict[str, Any]] = []
 
-    def text_marks(self) -> tuple[list[tuple[int, int, Any]], list[str]]:
+    def text_marks(self) -> tuple[list[list[Any]], list[str]]:
         """Where this run's own text deltas are, for storing them compactly.
 
         Returns ``(marks, pieces)``: ``pieces`` is the text of every ``text-delta`` the run
-        wrote, in order; each mark ``(offset, index, part_id)`` says that a stretch of deltas of
-        part ``part_id`` starts at chunk ``offset`` with ``pieces[index]`` and runs until the
-        next mark's ``index`` (other chunks, from tools, may sit between them: check the
-        chunks before relying on a stretch being contiguous). Both lists only grow.
+        wrote, in order. Each mark ``[offset, index, part_id, last]`` is a stretch of deltas of
+        part ``part_id``: it starts at chunk ``offset`` with ``pieces[index]`` and holds the
+        pieces up to the next mark's ``index``; ``last`` is its last chunk (None while the
+        stretch is still being written). Other chunks (a tool's) may have been written between
+        two deltas of a stretch: it is contiguous exactly when ``last`` is the chunk at
+        ``offset + count - 1``. Both lists only grow.
         """
         return self._text_marks, self._text
 

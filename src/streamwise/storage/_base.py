@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import socket
 import time
@@ -21,6 +22,7 @@ from ..errors import (
 )
 from . import _schema as s
 from ._events import EventLog
+from ._sqlite import checkpoint
 from ._statements import Statements
 from ._url import DatabaseURL, default_url, parse_url
 
@@ -36,6 +38,11 @@ __all__ = (
 
 
 UNSET: Any = object()
+
+#: SQLite: commits between two checkpoints of the write-ahead log (see ``_sqlite.py``).
+CHECKPOINT_EVERY = 32
+
+_log = logging.getLogger("streamwise.storage")
 
 
 def now_ms() -> int:
@@ -86,6 +93,10 @@ class StoreBase:
         self._heartbeat_at = 0
         self._recovered_at = 0
         self._owned: set[str] = set()
+        self._starts: dict[str, Any] = {}  # run id -> PendingStart (see Store.begin_agent_run)
+        self._commits = 0
+        self._sqlite_file = os.path.expanduser(self.url.path) if self.url.path else ""
+        self._checkpointing: asyncio.Task[None] | None = None
         self._stmts = Statements.build(self.url.dialect)
 
     def __repr__(self) -> str:
@@ -119,6 +130,46 @@ class StoreBase:
                 yield conn
         else:
             async with lock, engine.begin() as conn:
+                yield conn
+            self._commits += 1
+            if self._commits % CHECKPOINT_EVERY == 0 and self._sqlite_file:
+                self._start_checkpoint(self._sqlite_file)
+
+    def _start_checkpoint(self, path: str) -> None:
+        """Checkpoint the SQLite write-ahead log in a thread, holding the store's transaction
+        lock: with none of the store's writes in between, the log starts over afterwards
+        instead of growing (automatic checkpoints, which would run in the loop, are off)."""
+        if self._checkpointing is not None and not self._checkpointing.done():
+            return
+        lock = self._tx_lock
+        assert lock is not None
+
+        async def run() -> None:
+            try:
+                async with lock:
+                    await asyncio.to_thread(checkpoint, path)
+            except Exception as exc:  # a busy or failed checkpoint is retried at the next one
+                _log.warning("%r: checkpoint failed: %s", self, exc)
+
+        self._checkpointing = asyncio.get_running_loop().create_task(
+            run(), name=f"storage-checkpoint:{self.owner_id}"
+        )
+
+    @contextlib.asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads only (no transaction to commit; serialised on SQLite, like
+        :meth:`_tx`)."""
+        engine = self._engine
+        if engine is None:
+            await self.open()
+            engine = self._engine
+            assert engine is not None
+        lock = self._tx_lock
+        if lock is None:
+            async with engine.connect() as conn:
+                yield conn
+        else:
+            async with lock, engine.connect() as conn:
                 yield conn
 
     def _insert(self, table: sa.Table) -> Any:

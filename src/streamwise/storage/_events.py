@@ -65,18 +65,19 @@ def pack_chunks(batch: list[Chunk]) -> list[Any]:
     return out
 
 
-_type = operator.itemgetter("type")
-
-
 def stretch_packer(
-    marks: list[tuple[int, int, Any]], pieces: list[str], run_id: str, source: str
+    marks: list[list[Any]],
+    pieces: list[str],
+    chunk_at: Callable[[int], Chunk | None],
+    run_id: str,
+    source: str,
 ) -> Callable[[int, list[Chunk]], list[Any]]:
     """A packer that knows where a run's text deltas are (``AgentOutput.text_marks()``), so a
     stretch of deltas becomes one ``~td`` item without looking at each chunk: its texts are a
-    slice of ``pieces``. The only per-chunk work is checking, in C, that the stretch's chunks
-    are all ``text-delta`` (a tool may have written between two deltas: such a stretch is
-    packed chunk by chunk, as :func:`pack_chunks` does). Everything else goes to
-    :func:`pack_chunks`.
+    slice of ``pieces``, and one identity check says the stretch is contiguous (its last chunk,
+    ``chunk_at(offset)``, sits where it would if nothing came between its deltas). A stretch
+    still being written is checked chunk by chunk (in C). A stretch that is not contiguous (a
+    tool wrote between two deltas) and every other chunk go to :func:`pack_chunks`.
 
     ``packer(start, batch)`` packs ``batch``, the run's chunks from offset ``start`` on.
     """
@@ -85,10 +86,10 @@ def stretch_packer(
         end = start + len(batch)
         out: list[Any] = []
         pos = start  # the first offset not packed yet
-        k = max(bisect.bisect_right(marks, start, key=operator.itemgetter(0)) - 1, 0)
+        k = max(bisect.bisect_right(marks, start, key=_first) - 1, 0)
         n = len(marks)
         while k < n:
-            first, index, part_id = marks[k]
+            first, index, part_id, last = marks[k]
             if first >= end:
                 break
             k += 1
@@ -96,20 +97,27 @@ def stretch_packer(
             lo, hi = max(first, pos), min(first + count, end)
             if hi <= lo:
                 continue
+            if last is not None:
+                contiguous = chunk_at(first + count - 1) is last
+            else:
+                stretch = batch[lo - start : hi - start]
+                contiguous = list(map(_type, stretch)).count("text-delta") == len(stretch)
+            if not contiguous:
+                continue
             if lo > pos:
                 out.extend(pack_chunks(batch[pos - start : lo - start]))
-            stretch = batch[lo - start : hi - start]
-            if list(map(_type, stretch)).count("text-delta") == len(stretch):
-                texts = pieces[index + lo - first : index + hi - first]
-                out.append({"~td": [run_id, source, part_id, texts]})
-            else:
-                out.extend(pack_chunks(stretch))
+            texts = pieces[index + lo - first : index + hi - first]
+            out.append({"~td": [run_id, source, part_id, texts]})
             pos = hi
         if pos < end:
             out.extend(pack_chunks(batch[pos - start :]))
         return out
 
     return pack
+
+
+_first = operator.itemgetter(0)
+_type = operator.itemgetter("type")
 
 
 def unpack_chunks(items: list[Any]) -> list[Chunk]:
@@ -183,6 +191,8 @@ class EventLog:
         tick: awaited after each flush (the store's heartbeat).
         busy: True while the store has work for the loop even with no run attached (runs it
             owns that are not logged, such as workflow runs).
+        pending: True while the store has writes of its own waiting for the next flush (run
+            starts): ``write`` is then called even with no rows.
     """
 
     def __init__(
@@ -193,10 +203,12 @@ class EventLog:
         flush_interval: float = 0.05,
         tick: Callable[[], Awaitable[None]] | None = None,
         busy: Callable[[], bool] | None = None,
+        pending: Callable[[], bool] | None = None,
     ) -> None:
         self._write = write
         self._tick = tick
         self._busy = busy
+        self._pending = pending
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self._runs: dict[str, RunEvents] = {}
@@ -286,7 +298,7 @@ class EventLog:
                 if run_rows:
                     taken.append((run, start))
                     rows.extend(run_rows)
-            if rows:
+            if rows or (self._pending is not None and self._pending()):
                 try:
                     await self._write(rows)
                 except BaseException:

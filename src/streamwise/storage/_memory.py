@@ -171,7 +171,9 @@ class StoreMemorySession:
                 stored = await store.read_events(self.run_id, 0)
                 recorder.feed_many(pack_chunks(stored[: self._base]))
             if start > self._base:
-                recorder.feed_many(pack_chunks(run.chunks_from(0)[: start - self._base]))
+                recorder.feed_many(
+                    events.pack(self._base, run.chunks_from(0)[: start - self._base])
+                )
             recorder.feed_many(items)
             recorder.finish()
             message = None
@@ -195,5 +197,5 @@ def _packer(run: RunOutput, base: int) -> Callable[[int, list[Any]], list[Any]] 
     if not isinstance(run, AgentOutput):
         return None
     marks, pieces = run.text_marks()
-    pack = stretch_packer(marks, pieces, run.run_id, run.source)
+    pack = stretch_packer(marks, pieces, run.chunk_at, run.run_id, run.source)
     return lambda offset, batch: pack(offset - base, batch)

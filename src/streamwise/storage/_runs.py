@@ -13,7 +13,7 @@ from ..errors import (
 from ..stream import Chunk
 from . import _schema as s
 from ._base import StoreBase, now_ms
-from ._events import Row, RunEvents, unpack_chunks
+from ._events import RunEvents, unpack_chunks
 from ._ids import check_id
 from ._records import (
     RunRecord,
@@ -52,8 +52,12 @@ class RunsMixin(StoreBase):
         thread_id: str | None,
         resource_id: str | None,
         now: int,
+        *,
+        status: RunStatus = "running",
+        ended_at: int | None = None,
     ) -> bool:
-        """Upsert the run's row; True when it is new (False: the id ran before)."""
+        """Upsert the run's row; True when it is new (False: the id ran before). A run that
+        ended before its start was written is written at once with its ``status``."""
         check_id(run_id, "run id")
         values = {
             "run_id": run_id,
@@ -61,14 +65,15 @@ class RunsMixin(StoreBase):
             "target_id": target_id,
             "thread_id": thread_id,
             "resource_id": resource_id,
-            "status": "running",
+            "status": status,
             "owner": self.owner_id,
             "started_at": now,
-            "ended_at": None,
+            "ended_at": ended_at,
         }
         started = (await conn.execute(self._stmts.start_run, values)).scalar()
         await self._heartbeat(conn, now)
-        self._owned.add(run_id)
+        if status == "running":
+            self._owned.add(run_id)
         if self._events is not None:
             self._events.wake()
         return started == now
@@ -120,11 +125,6 @@ class RunsMixin(StoreBase):
         start = int(row[0] or 0) if row is not None else 0
         items = list(chunks)
         await self.events.flush(RunEvents(run_id, lambda offset: items[offset - start :], start))
-
-    async def _write_events(self, rows: list[Row]) -> None:
-        async with self._tx() as conn:
-            await conn.execute(self._stmts.insert_events, rows)
-            await self._heartbeat(conn, now_ms())
 
     async def read_events(self, run_id: str, offset: int = 0) -> list[Chunk]:
         """Every logged chunk of a run from ``offset`` on (what ``observe`` replays)."""

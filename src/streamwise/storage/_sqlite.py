@@ -13,8 +13,8 @@ falls back to the worker thread only to *wait*: when the database is locked by a
 (``SQLITE_BUSY``), the statement is retried in the thread, which waits up to the busy timeout
 while the loop goes on. The connection's own busy timeout is therefore 0. Checkpoints of the
 write-ahead log, the one step that syncs the disk, never run in the loop either: automatic
-checkpoints are off on these connections, and every few commits a passive checkpoint is handed
-to the worker thread (through a connection of its own).
+checkpoints are off on these connections, and the store runs :func:`checkpoint` in a thread
+every few commits, while no transaction of its own is open (so the log can start over).
 
 SQLAlchemy takes the connection through ``create_async_engine(..., async_creator=...)``, its
 hook for a driver connection made by the application: the dialect, the pool and every
@@ -30,7 +30,7 @@ from typing import Any
 
 import aiosqlite
 
-__all__ = ("LoopConnection", "loop_creator")
+__all__ = ("LoopConnection", "checkpoint", "loop_creator")
 
 _Result = tuple[list[Any] | None, Any, int, int | None]
 
@@ -132,18 +132,11 @@ class LoopConnection(aiosqlite.Connection):
     Args:
         path: the database file, or ``:memory:``.
         timeout: seconds a statement may wait for another process's lock (in the thread).
-        checkpoint_every: commits between two checkpoints of the write-ahead log (in the
-            thread, through a connection of its own, so the loop's statements never wait for
-            it).
     """
 
-    def __init__(self, path: str, *, timeout: float = 30.0, checkpoint_every: int = 64) -> None:
+    def __init__(self, path: str, *, timeout: float = 30.0) -> None:
         super().__init__(lambda: _connect(path), 64)
-        self._path = path
         self._timeout_ms = int(timeout * 1000)
-        self._checkpoint_every = checkpoint_every if path != ":memory:" else 0
-        self._commits = 0
-        self._checkpointer: sqlite3.Connection | None = None  # used in the thread only
         self._thread.daemon = True  # as SQLAlchemy makes aiosqlite's own connections
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -163,31 +156,12 @@ class LoopConnection(aiosqlite.Connection):
         return LoopCursor(self)
 
     async def commit(self) -> None:
-        """Commit in the loop; now and then, checkpoint the log in the thread."""
+        """Commit in the loop."""
         await self.run(_commit)
-        self._commits += 1
-        if self._checkpoint_every and self._commits % self._checkpoint_every == 0:
-            # Not awaited: the thread syncs the disk while the loop goes on.
-            self._tx.put_nowait((None, self._checkpoint))
 
     async def rollback(self) -> None:
         """Roll back in the loop."""
         await self.run(_rollback)
-
-    def _checkpoint(self) -> None:
-        try:
-            if self._checkpointer is None:
-                self._checkpointer = sqlite3.connect(self._path, timeout=0)
-            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except sqlite3.Error:
-            pass  # a busy or failed checkpoint is retried at the next one
-
-    async def close(self) -> None:
-        """Close the checkpoint connection, then the connection and its thread."""
-        if self._running and self._checkpointer is not None:
-            checkpointer, self._checkpointer = self._checkpointer, None
-            self._tx.put_nowait((None, checkpointer.close))
-        await super().close()
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -202,6 +176,18 @@ def _commit(conn: sqlite3.Connection) -> None:
 
 def _rollback(conn: sqlite3.Connection) -> None:
     conn.rollback()
+
+
+def checkpoint(path: str) -> tuple[int, int, int]:
+    """A passive checkpoint of the database file's write-ahead log, through a connection of
+    its own (run it in a thread: it syncs the disk). Returns SQLite's ``(busy, log frames,
+    frames checkpointed)``."""
+    conn = sqlite3.connect(path, timeout=0)
+    try:
+        row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return (int(row[0]), int(row[1]), int(row[2]))
+    finally:
+        conn.close()
 
 
 def loop_creator(path: str, *, timeout: float = 30.0) -> Callable[[], LoopConnection]:

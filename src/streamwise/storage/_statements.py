@@ -25,6 +25,7 @@ class Statements:
     start_run: Any
     end_run: Any
     touch_thread: Any
+    thread_history: Any
     recent: Any
     insert_messages: Any
     insert_messages_ignore: Any
@@ -37,10 +38,15 @@ class Statements:
         insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
         runs, threads, messages = s.runs, s.threads, s.messages
         start = insert(runs)
-        # A resumed run (a workflow after suspend) starts again under the same id.
+        # A resumed run (a workflow after suspend) starts again under the same id; a run whose
+        # start and end are written together is inserted with its final status.
         start_run = start.on_conflict_do_update(
             index_elements=[runs.c.run_id],
-            set_={"status": "running", "owner": start.excluded.owner, "ended_at": None},
+            set_={
+                "status": start.excluded.status,
+                "owner": start.excluded.owner,
+                "ended_at": start.excluded.ended_at,
+            },
         ).returning(runs.c.started_at)
         end_run = (
             sa.update(runs)
@@ -52,6 +58,21 @@ class Statements:
         touch_thread = touch.on_conflict_do_update(
             index_elements=[threads.c.id], set_={"updated_at": touch.excluded.updated_at}
         ).returning(threads.c.resource_id)
+        # A thread's owner and last messages, in one read: no row when the thread is new, one
+        # row of NULL message columns when it has no messages (or none were asked for).
+        last = (
+            sa.select(messages)
+            .where(messages.c.thread_id == sa.bindparam("b_thread_id"))
+            .order_by(messages.c.seq.desc())
+            .limit(sa.bindparam("b_count", type_=sa.Integer))
+            .subquery()
+        )
+        thread_history = (
+            sa.select(threads.c.resource_id.label("b_owner"), last)
+            .select_from(threads.outerjoin(last, sa.true()))
+            .where(threads.c.id == sa.bindparam("b_thread_id"))
+            .order_by(last.c.seq)
+        )
         recent = (
             sa.select(messages)
             .where(messages.c.thread_id == sa.bindparam("b_thread_id"))
@@ -63,6 +84,7 @@ class Statements:
             start_run=start_run,
             end_run=end_run,
             touch_thread=touch_thread,
+            thread_history=thread_history,
             recent=recent,
             insert_messages=insert(messages),
             insert_messages_ignore=insert(messages).on_conflict_do_nothing(),

@@ -15,6 +15,7 @@ import importlib.util
 import logging
 import socket
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -31,6 +32,7 @@ from ..errors import (
 from . import _schema as s
 from ._base import EventRetention, error_reason, now_ms, pid_alive
 from ._events import EventLog, Row
+from ._ids import check_id
 from ._recorder import MessageRecorder
 from ._records import (
     Message,
@@ -40,11 +42,23 @@ from ._records import (
 from ._runs import RunsMixin
 from ._snapshots import SnapshotsMixin
 from ._sqlite import loop_creator
-from ._threads import ThreadsMixin, assistant_input
+from ._threads import ThreadsMixin, assistant_input, message_record
 
-__all__ = ("EventRetention", "Store")
+__all__ = ("EventRetention", "PendingStart", "Store")
 
 _log = logging.getLogger("streamwise.storage")
+
+
+@dataclass(slots=True)
+class PendingStart:
+    """An agent run's start, not written yet (see :meth:`Store.begin_agent_run`)."""
+
+    run_id: str
+    agent_id: str
+    thread_id: str | None
+    resource_id: str | None
+    messages: list[MessageInput]
+    at: int
 
 
 class Store(ThreadsMixin, RunsMixin, SnapshotsMixin):
@@ -112,11 +126,12 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin):
             self._tx_lock = asyncio.Lock() if self.url.dialect == "sqlite" else None
             self._engine = engine
             self._events = EventLog(
-                self._write_events,
+                self._write_pending,
                 batch_size=self._batch_size,
                 flush_interval=self._flush_interval,
                 tick=self._tick,
                 busy=lambda: bool(self._owned),
+                pending=lambda: bool(self._starts),
             )
             try:
                 await self._register_owner()
@@ -201,6 +216,8 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin):
         # Closing is best effort: with the database gone, the next store to open marks this
         # store's runs interrupted all the same (its owner row goes stale).
         try:
+            if self._checkpointing is not None:
+                await self._checkpointing
             if events is not None:
                 try:
                     await events.stop()
@@ -331,7 +348,7 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin):
         _log.warning("marked %d run(s) interrupted: %s", len(ids), ", ".join(ids))
         return ids
 
-    # -- agent memory (one transaction at each end of a run) ----------------------------------
+    # -- agent memory (a read at the start of a run, one transaction at its end) ------------
 
     async def begin_agent_run(
         self,
@@ -343,37 +360,40 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin):
         last_messages: int,
         messages: Sequence[MessageInput],
     ) -> list[Message]:
-        """Record the run; with a thread: create it if new, read its last ``last_messages``
-        messages (returned), then append ``messages`` (the user's input).
+        """Start recording a run; with a thread, return its last ``last_messages`` messages.
+
+        Only the read happens now. The run's start (its row, the thread if new, ``messages``:
+        the user's input) is written with the store's next flush of event logs, at most
+        ``event_flush_interval`` later, or with the run's end if that comes first: a run
+        shorter than the interval costs one transaction, and a crash loses at most the last
+        interval of any run (see docs/storage.md, "What a crash can lose").
 
         Raises:
             StorageError: the thread belongs to another resource.
         """
+        check_id(run_id, "run id")
         now = now_ms()
-        async with self._tx() as conn:
-            if not await self._start_run(
-                conn, run_id, "agent", agent_id, thread_id, resource_id, now
-            ):
-                # An agent run id given again is a new run: its log starts afresh.
-                await conn.execute(sa.delete(s.events).where(s.events.c.run_id == run_id))
-            if thread_id is None:
-                return []
-            # Create the thread if new, touch it if not, and learn its owner: one statement.
-            thread = {
-                "id": thread_id,
-                "resource_id": resource_id,
-                "title": None,
-                "metadata": "{}",
-                "created_at": now,
-                "updated_at": now,
-            }
-            owner = (await conn.execute(self._stmts.touch_thread, thread)).scalar()
+        history: list[Message] = []
+        if thread_id is not None:
+            if any(p.thread_id == thread_id for p in self._starts.values()):
+                # Another run on this thread has not written its input yet: write it first,
+                # so this run's history has it.
+                await self._write_pending([])
+            params = {"b_thread_id": thread_id, "b_count": max(last_messages, 0)}
+            async with self._read() as conn:
+                rows = (await conn.execute(self._stmts.thread_history, params)).mappings().all()
+            owner = rows[0]["b_owner"] if rows else None
             if resource_id is not None and owner is not None and owner != resource_id:
                 raise StorageError(
                     f"thread {thread_id!r} belongs to another resource than {resource_id!r}"
                 )
-            history = await self._recent(conn, thread_id, last_messages)
-            await self._write_messages(conn, thread_id, resource_id, messages, now)
+            history = [message_record(r) for r in rows if r["seq"] is not None]
+        self._starts[run_id] = PendingStart(
+            run_id, agent_id, thread_id, resource_id, list(messages), now
+        )
+        self._owned.add(run_id)
+        if self._events is not None:
+            self._events.wake()
         return history
 
     async def continue_agent_run(
@@ -388,13 +408,21 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin):
         is ``running`` again and keeps its event log; returns the log's length, where the new
         stream's chunks are appended."""
         now = now_ms()
-        async with self._tx() as conn:
-            await self._start_run(conn, run_id, "agent", agent_id, thread_id, resource_id, now)
-            logged = (
-                await conn.execute(
-                    sa.select(sa.func.max(s.events.c.end_seq)).where(s.events.c.run_id == run_id)
-                )
-            ).scalar()
+        starts = self._take_starts()
+        try:
+            async with self._tx() as conn:
+                await self._write_starts(conn, starts)
+                await self._start_run(conn, run_id, "agent", agent_id, thread_id, resource_id, now)
+                logged = (
+                    await conn.execute(
+                        sa.select(sa.func.max(s.events.c.end_seq)).where(
+                            s.events.c.run_id == run_id
+                        )
+                    )
+                ).scalar()
+        except BaseException:
+            self._put_back(starts)
+            raise
         return int(logged or 0)
 
     async def end_agent_run(
@@ -409,20 +437,133 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin):
         replace_message: bool = False,
     ) -> None:
         """Store the run's last event-log rows and the assistant's message (if any) and record
-        the run's end, in one transaction. With ``replace_message`` (a run that went on in a
-        new stream), the message replaces the one of the same id, in its place."""
+        the run's end, in one transaction — with the run's start, and any other run's, if not
+        written yet. With ``replace_message`` (a run that went on in a new stream), the
+        message replaces the one of the same id, in its place."""
         now = now_ms()
-        async with self._tx() as conn:
-            if event_rows:
-                await conn.execute(sa.insert(s.events), list(event_rows))
-            if thread_id is not None and message is not None:
+        starts = self._take_starts()
+        answer = message if thread_id is not None and not replace_message else None
+        try:
+            async with self._tx() as conn:
+                ended = await self._write_starts(conn, starts, end=(run_id, status, now, answer))
+                if event_rows:
+                    await conn.execute(self._stmts.insert_events, list(event_rows))
+                if ended:
+                    self._owned.discard(run_id)
+                    return
+                if thread_id is not None and message is not None:
+                    await self._write_messages(
+                        conn,
+                        thread_id,
+                        resource_id,
+                        [message],
+                        now,
+                        ignore_existing=not replace_message,
+                        replace_existing=replace_message,
+                    )
+                await self._end_run(conn, run_id, status, now)
+        except BaseException:
+            self._put_back(starts)
+            raise
+
+    # -- run starts not written yet ------------------------------------------------------------
+
+    def _take_starts(self) -> list[PendingStart]:
+        starts = list(self._starts.values())
+        self._starts.clear()
+        return starts
+
+    def _put_back(self, starts: list[PendingStart]) -> None:
+        """Starts whose transaction failed go back, ahead of newer ones (to be retried)."""
+        if starts:
+            self._starts = {**{p.run_id: p for p in starts}, **self._starts}
+
+    async def _write_pending(self, rows: list[Row]) -> None:
+        """The flusher's write: run starts not written yet, then event-log rows."""
+        starts = self._take_starts()
+        try:
+            async with self._tx() as conn:
+                await self._write_starts(conn, starts)
+                if rows:
+                    await conn.execute(self._stmts.insert_events, rows)
+                await self._heartbeat(conn, now_ms())
+        except BaseException:
+            self._put_back(starts)
+            raise
+
+    async def _write_starts(
+        self,
+        conn: AsyncConnection,
+        starts: list[PendingStart],
+        *,
+        end: tuple[str, RunStatus, int, MessageInput | None] | None = None,
+    ) -> bool:
+        """Write run starts in the order the runs started. ``end`` is ``(run_id, status, now,
+        answer)`` of a run ending now: if its start is among them, its row is written with its
+        end, and ``answer`` with its input when it is the last start (one statement). Returns
+        True when it did that."""
+        ended = False
+        last = len(starts) - 1
+        answer: tuple[PendingStart, MessageInput, int] | None = None  # written after the rest
+        for i, p in enumerate(starts):
+            final = end is not None and end[0] == p.run_id
+            if not await self._start_run(
+                conn,
+                p.run_id,
+                "agent",
+                p.agent_id,
+                p.thread_id,
+                p.resource_id,
+                p.at,
+                status=end[1] if end is not None and final else "running",
+                ended_at=end[2] if end is not None and final else None,
+            ):
+                # An agent run id given again is a new run: its log starts afresh.
+                await conn.execute(sa.delete(s.events).where(s.events.c.run_id == p.run_id))
+            ended = ended or final
+            if p.thread_id is None:
+                continue
+            # Create the thread if new, touch it if not, and learn its owner: one statement.
+            thread = {
+                "id": p.thread_id,
+                "resource_id": p.resource_id,
+                "title": None,
+                "metadata": "{}",
+                "created_at": p.at,
+                "updated_at": p.at,
+            }
+            owner = (await conn.execute(self._stmts.touch_thread, thread)).scalar()
+            if p.resource_id is not None and owner is not None and owner != p.resource_id:
+                # Two runs made the same new thread for two resources at once: the later
+                # one's messages are not stored in the other's thread.
+                _log.error(
+                    "run %s: thread %r belongs to another resource than %r: its messages are "
+                    "not stored",
+                    p.run_id,
+                    p.thread_id,
+                    p.resource_id,
+                )
+                continue
+            messages, times = p.messages, [p.at] * len(p.messages)
+            if final and end is not None and end[3] is not None:
+                if i == last:  # the usual case: input and answer in one statement
+                    messages, times = [*messages, end[3]], [*times, end[2]]
+                else:  # later runs' input comes before this answer
+                    answer = (p, end[3], end[2])
+            if messages:
                 await self._write_messages(
                     conn,
-                    thread_id,
-                    resource_id,
-                    [message],
-                    now,
-                    ignore_existing=not replace_message,
-                    replace_existing=replace_message,
+                    p.thread_id,
+                    p.resource_id,
+                    messages,
+                    p.at,
+                    ignore_existing=True,
+                    times=times,
                 )
-            await self._end_run(conn, run_id, status, now)
+        if answer is not None:
+            p, message, at = answer
+            assert p.thread_id is not None
+            await self._write_messages(
+                conn, p.thread_id, p.resource_id, [message], at, ignore_existing=True
+            )
+        return ended

@@ -206,13 +206,15 @@ class ThreadsMixin(StoreBase):
         *,
         ignore_existing: bool = False,
         replace_existing: bool = False,
+        times: Sequence[int] | None = None,
     ) -> None:
         """The lean form of :meth:`_insert_messages` for a run's hot ends: one statement for
         all (executed in order, so ``seq`` follows it), nothing read back, the thread not
         touched (the caller did). ``replace_existing`` updates a message of the same id in
-        place (its content and metadata), keeping its position."""
+        place (its content and metadata), keeping its position. ``times``: each message's
+        ``created_at`` (default: ``now``)."""
         rows = []
-        for m in messages:
+        for i, m in enumerate(messages):
             content = m["content"]
             parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
             rows.append(
@@ -224,7 +226,7 @@ class ThreadsMixin(StoreBase):
                     "content": dumps(parts),
                     "metadata": dumps(m.get("metadata") or {}),
                     "run_id": m.get("runId"),
-                    "created_at": now,
+                    "created_at": now if times is None else times[i],
                 }
             )
         if not rows:

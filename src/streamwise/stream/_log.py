@@ -112,6 +112,13 @@ class ChunkLog:
                     self._waiters.remove(waiter)
                 raise
 
+    def at(self, offset: int) -> Chunk | None:
+        """The chunk at ``offset``, or None when it was not written or left the window."""
+        index = offset - self._base
+        if 0 <= index < len(self._chunks):
+            return self._chunks[index]
+        return None
+
     def snapshot(self, offset: int = 0) -> list[Chunk]:
         """The chunks from ``offset`` on, as they are now.
 

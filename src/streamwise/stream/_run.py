@@ -314,6 +314,10 @@ class RunOutput:
         """The chunks written so far (a copy)."""
         return self._log.snapshot()
 
+    def chunk_at(self, offset: int) -> Chunk | None:
+        """The chunk at ``offset``, or None when it is not (or no longer) held."""
+        return self._log.at(offset)
+
     def chunks_from(self, offset: int) -> list[Chunk]:
         """The chunks written so far from ``offset`` on (a copy of that slice only): what a
         persister reads while the run goes on, without a hook on the hot path."""

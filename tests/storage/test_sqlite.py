@@ -1,0 +1,66 @@
+"""The SQLite connection under the store (``storage/_sqlite.py``): statements in the loop,
+waits for another process's lock and checkpoints in aiosqlite's thread."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+from streamwise.storage import Store
+
+
+async def test_sqlite_write_waits_for_another_connections_lock_without_blocking_the_loop(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "db.sqlite"
+    async with Store(f"sqlite:///{path}") as store:
+        await store.create_thread("t")
+        # Another process (here: a plain connection) holds the write lock for a while.
+        other = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        release = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+        ticks = 0
+        waiting = True
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while waiting:
+                ticks += 1
+                await asyncio.sleep(0.005)
+
+        ticking = asyncio.create_task(ticker())
+        release.start()
+        try:
+            # The statement finds the database locked and waits in the connection's thread.
+            await store.append_messages("t", [{"role": "user", "content": "after the lock"}])
+        finally:
+            waiting = False
+            await ticking
+            release.join()
+            other.close()
+        # The loop went on while the write waited (it would not tick if the wait blocked it).
+        assert ticks > 5
+        messages = await store.list_messages("t")
+        assert [m["content"][0]["text"] for m in messages] == ["after the lock"]
+
+
+def _size(file: str) -> int:
+    return os.path.getsize(file)
+
+
+async def test_sqlite_checkpoints_keep_the_write_ahead_log_bounded(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite"
+    text = "x" * 4000
+    async with Store(f"sqlite:///{path}") as store:
+        await store.create_thread("t")
+        for _ in range(1500):  # about 6 MB through the log, in 1,500 commits
+            await store.append_messages("t", [{"role": "user", "content": text}])
+        await asyncio.sleep(0.2)  # the last checkpoint, handed to the thread, finishes
+        wal = _size(f"{path}-wal")
+        assert len(await store.list_messages("t", limit=2000)) == 1500
+    # Automatic checkpoints are off on the store's connections; the store's own (every 32
+    # commits, in the thread) keep the log far below what went through it.
+    assert wal < 2_000_000
