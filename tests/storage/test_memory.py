@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from streamwise import Agent, Streamwise, ToolContext, create_tool
 from streamwise.agent import MemoryOptions
 from streamwise.errors import ConfigurationError, InvalidIdError, StorageError
-from streamwise.storage import Message, Store
+from streamwise.storage import Message, MessageInput, Store
 from streamwise.testing import ScriptedModel
 from tests.support import collect
 
@@ -501,3 +501,40 @@ async def test_memory_approved_run_continues_its_log_and_stores_the_rest(db_url:
         assert run is not None
         assert run["status"] == "success"
     assert deleted == ["r1"]
+
+
+async def test_memory_two_new_runs_making_one_thread_for_two_resources(db_url: str) -> None:
+    """Two processes (two stores) start runs on one new thread for two resources: both read
+    the thread as new; the run written second stores neither its input nor its answer in the
+    other resource's thread (the run itself is recorded)."""
+    async with Store(db_url) as first, Store(db_url) as second:
+        stores = {"r1": first, "r2": second}
+        resources = {"r1": "alice", "r2": "mallory"}
+        for run, store in stores.items():
+            history = await store.begin_agent_run(
+                run,
+                agent_id="a",
+                thread_id="t",
+                resource_id=resources[run],
+                last_messages=10,
+                messages=[{"role": "user", "content": f"from {resources[run]}", "runId": run}],
+            )
+            assert history == []
+        # r2's start is written first (its flush), then r1 ends.
+        await second.flush_events()
+        for run in ("r1", "r2"):
+            answer: MessageInput = {"role": "assistant", "content": f"to {run}", "runId": run}
+            await stores[run].end_agent_run(
+                run, status="success", thread_id="t", resource_id=resources[run], message=answer
+            )
+        thread = await first.get_thread("t")
+        assert thread is not None
+        assert thread["resourceId"] == "mallory"
+        assert texts(await first.list_messages("t")) == [
+            ("user", "from mallory"),
+            ("assistant", "to r2"),
+        ]
+        for run in ("r1", "r2"):
+            recorded = await first.get_run(run)
+            assert recorded is not None
+            assert recorded["status"] == "success"

@@ -94,6 +94,7 @@ class StoreBase:
         self._recovered_at = 0
         self._owned: set[str] = set()
         self._starts: dict[str, Any] = {}  # run id -> PendingStart (see Store.begin_agent_run)
+        self._refused: set[str] = set()  # runs whose thread turned out to be another's
         self._commits = 0
         self._sqlite_file = os.path.expanduser(self.url.path) if self.url.path else ""
         self._checkpointing: asyncio.Task[None] | None = None

@@ -451,7 +451,8 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin):
                 if ended:
                     self._owned.discard(run_id)
                     return
-                if thread_id is not None and message is not None:
+                refused = run_id in self._refused
+                if thread_id is not None and message is not None and not refused:
                     await self._write_messages(
                         conn,
                         thread_id,
@@ -462,6 +463,7 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin):
                         replace_existing=replace_message,
                     )
                 await self._end_run(conn, run_id, status, now)
+            self._refused.discard(run_id)
         except BaseException:
             self._put_back(starts)
             raise
@@ -543,6 +545,8 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin):
                     p.thread_id,
                     p.resource_id,
                 )
+                if not final:
+                    self._refused.add(p.run_id)  # nor its answer, when it ends
                 continue
             messages, times = p.messages, [p.at] * len(p.messages)
             if final and end is not None and end[3] is not None:
