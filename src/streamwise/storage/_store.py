@@ -39,6 +39,7 @@ from ._records import (
 )
 from ._runs import RunsMixin
 from ._snapshots import SnapshotsMixin
+from ._suspended import SuspendedMixin
 from ._threads import ThreadsMixin, assistant_input
 
 __all__ = ("EventRetention", "Store")
@@ -46,7 +47,7 @@ __all__ = ("EventRetention", "Store")
 _log = logging.getLogger("streamwise.storage")
 
 
-class Store(ThreadsMixin, RunsMixin, SnapshotsMixin):
+class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
     """A streamwise database (see the module docstring).
 
     Args:
