@@ -204,6 +204,21 @@ async def test_find_suspended_reads_the_store_then_checks_at_once(db_url: str) -
     assert deleted == ["r1"]
 
 
+async def test_find_suspended_sees_a_run_continued_by_another_app(db_url: str) -> None:
+    run_id = await _suspend(db_url)
+    here, _ = deleting_agent()
+    there, deleted = deleting_agent()
+    async with (
+        Streamwise(agents=[here], storage=db_url),
+        Streamwise(agents=[there], storage=db_url),
+    ):
+        assert await here.find_suspended(run_id) is not None
+        assert await there.approve_tool_call(run_id).status == "success"
+        assert await here.find_suspended(run_id) is None
+        assert here.suspended_runs() == []
+    assert deleted == ["r1"]
+
+
 async def test_runs_dropped_from_memory_stay_in_the_store(db_url: str) -> None:
     agent, deleted = deleting_agent()
     agent.max_suspended_runs = 1

@@ -280,23 +280,30 @@ class Agent:
         """The calls ``run_id`` waits on (as ``out.suspended`` lists them), or None when it
         waits on nothing.
 
-        A run this process does not hold is read from storage and held from now on, so that
-        :meth:`approve_tool_call` and the others check their arguments at once (a server
-        does this to answer an unknown run with an HTTP error, not a failed stream).
+        With storage, the store is asked (another process may have continued a stored run),
+        and a run this process did not hold is held from now on, so that
+        :meth:`approve_tool_call` and the others check their arguments at once (a server does
+        this to answer an unknown run with an HTTP error, not with a failed stream).
 
         Raises:
             ConfigurationError: the stored run cannot be continued here (see
                 ``docs/storage.md``).
         """
         entry = self._suspended.get(run_id)
-        if entry is None and self.suspensions is not None:
-            loaded = await self.suspensions.load_suspended(self.id, run_id)
-            if loaded is not None and run_id not in self._suspended:
+        suspensions = self.suspensions
+        if suspensions is not None and (entry is None or entry.token is not None):
+            # A stored run: the store decides, for another process may have continued it.
+            loaded = await suspensions.load_suspended(self.id, run_id)
+            if self._suspended.get(run_id) is not entry:
+                entry = self._suspended.get(run_id)  # changed here meanwhile: that wins
+            elif loaded is None:
+                if entry is not None:
+                    del self._suspended[run_id]  # continued or cancelled elsewhere
+                entry = None
+            elif entry is None or entry.token != loaded[0]:
                 token, data = loaded
                 entry = _Waiting(*self._stored_config(data, run_id, self._registry()), None, token)
                 self._keep_suspended(entry)
-            else:
-                entry = self._suspended.get(run_id)
         return None if entry is None else waiting_calls(entry.state.pending)
 
     async def cancel_suspended(self, run_id: str) -> bool:
