@@ -8,12 +8,11 @@ import inspect
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pydantic
 
-from ..errors import ConfigurationError, RunCanceledError, RunNotSuspendedError
+from ..errors import ConfigurationError, RunCanceledError
 from ..models import LanguageModel, ToolSpec, resolve_model
 from ..stream import Chunk, current_run
 from ..tools import AppRegistry, Tool, ToolContext, create_tool
@@ -22,7 +21,16 @@ from ._loop import Decision, LoopConfig, Resume, SuspendedState, run_agent
 from ._memory import Memory, MemoryOptions
 from ._output import AgentOutput, GenerateResult, StepResult
 from ._processors import InputProcessor, OutputProcessor
-from ._suspended import SuspendedRunStore, dump_suspended, load_suspended, waiting_calls
+from ._suspended import (
+    HeldRun,
+    SuspendedRunStore,
+    claimed_elsewhere,
+    dump_suspended,
+    load_suspended,
+    not_waiting,
+    select_waiting,
+    waiting_calls,
+)
 from ._tool_calls import PendingCall
 
 __all__ = ("Agent", "Instructions")
@@ -35,18 +43,6 @@ class AgentPrompt(pydantic.BaseModel):
     """Input of an agent used as a tool (``agent-<id>``)."""
 
     prompt: str = pydantic.Field(description="What to ask the agent.")
-
-
-@dataclass(slots=True)
-class _Waiting:
-    """A suspended run as the agent holds it in memory."""
-
-    state: SuspendedState
-    cfg: LoopConfig
-    origin: AgentOutput | None
-    """The stream that suspended (its end hook stores the state); None when read from storage."""
-    token: str | None = None
-    """The stored copy's claim token, once stored."""
 
 
 class Agent:
@@ -113,7 +109,7 @@ class Agent:
             for name_, t in self.tools.items()
         ]
         self.app: AppRegistry | None = None
-        self._suspended: OrderedDict[str, _Waiting] = OrderedDict()
+        self._suspended: OrderedDict[str, HeldRun] = OrderedDict()
         self.memory: Memory | None = None
         """Where runs are remembered; set by the ``Streamwise`` app from its storage."""
         self.suspensions: SuspendedRunStore | None = None
@@ -240,10 +236,10 @@ class Agent:
         """Hook a run up to memory and to the suspended runs (in memory, and stored)."""
         if cfg.memory is not None:
             out.add_end_hook(cfg.memory.end)
-        kept: list[_Waiting] = []
+        kept: list[HeldRun] = []
 
         def on_suspend(state: SuspendedState) -> None:
-            entry = _Waiting(state, cfg, out)
+            entry = HeldRun(state, cfg, out)
             kept.append(entry)
             self._keep_suspended(entry)
 
@@ -264,7 +260,7 @@ class Agent:
 
     # -- human in the loop -------------------------------------------------------------------
 
-    def _keep_suspended(self, entry: _Waiting) -> None:
+    def _keep_suspended(self, entry: HeldRun) -> None:
         self._suspended.pop(entry.state.run_id, None)
         self._suspended[entry.state.run_id] = entry
         while len(self._suspended) > self.max_suspended_runs:
@@ -302,7 +298,7 @@ class Agent:
                 entry = None
             elif entry is None or entry.token != loaded[0]:
                 token, data = loaded
-                entry = _Waiting(*self._stored_config(data, run_id, self._registry()), None, token)
+                entry = HeldRun(*self._stored_config(data, run_id, self._registry()), None, token)
                 self._keep_suspended(entry)
         return None if entry is None else waiting_calls(entry.state.pending)
 
@@ -393,7 +389,7 @@ class Agent:
         if entry is None:
             suspensions = self.suspensions
             if suspensions is None:
-                raise _not_waiting(self.id, run_id)
+                raise not_waiting(self.id, run_id)
             # Not held here: read it from the store in the new stream's own task.
             out = AgentOutput(agent_id=self.id, run_id=run_id, on_chunk=on_chunk)
             out.app = registry
@@ -401,7 +397,7 @@ class Agent:
                 self._continue_stored(suspensions, out, tool_call_id, decision, kind, registry)
             )
             return out
-        waiting = _select(entry.state, tool_call_id, kind)
+        waiting = select_waiting(entry.state, tool_call_id, kind)
         del self._suspended[run_id]  # claimed: a second resume gets RunNotSuspendedError
         cfg = self._continued(entry.cfg, entry.state, waiting, decision, registry)
         suspensions = self.suspensions
@@ -416,7 +412,7 @@ class Agent:
             if entry.token is not None and not await suspensions.claim_suspended(
                 self.id, run_id, entry.token
             ):
-                raise _claimed_elsewhere(self.id, run_id)
+                raise claimed_elsewhere(self.id, run_id)
 
         return self._start(cfg, run_id, on_chunk, claim)
 
@@ -433,12 +429,12 @@ class Agent:
         run_id = out.run_id
         loaded = await suspensions.load_suspended(self.id, run_id)
         if loaded is None:
-            raise _not_waiting(self.id, run_id)
+            raise not_waiting(self.id, run_id)
         token, data = loaded
         state, old = self._stored_config(data, run_id, registry)
-        waiting = _select(state, tool_call_id, kind)
+        waiting = select_waiting(state, tool_call_id, kind)
         if not await suspensions.claim_suspended(self.id, run_id, token):
-            raise _claimed_elsewhere(self.id, run_id)
+            raise claimed_elsewhere(self.id, run_id)
         self._suspended.pop(run_id, None)  # a copy read by find_suspended meanwhile is stale
         cfg = self._continued(old, state, waiting, decision, registry)
         self._prepare(out, cfg)
@@ -534,49 +530,6 @@ class Agent:
         if result.status == "canceled":
             raise RunCanceledError(f"run {out.run_id} was cancelled", run_id=out.run_id)
         return result
-
-
-def _not_waiting(agent_id: str, run_id: str) -> RunNotSuspendedError:
-    return RunNotSuspendedError(
-        f"run {run_id!r} of agent {agent_id!r} is not waiting for approval or resume "
-        "data (unknown, finished, or resumed already)",
-        run_id=run_id,
-    )
-
-
-def _claimed_elsewhere(agent_id: str, run_id: str) -> RunNotSuspendedError:
-    return RunNotSuspendedError(
-        f"run {run_id!r} of agent {agent_id!r} is not waiting for approval or resume data: "
-        "another process continued it first (resumed already)",
-        run_id=run_id,
-    )
-
-
-def _select(state: SuspendedState, tool_call_id: str | None, kind: str) -> list[PendingCall]:
-    """The waiting calls a decision addresses.
-
-    Raises:
-        RunNotSuspendedError: none waits for this kind of decision.
-        ConfigurationError: several suspended calls wait and ``tool_call_id`` is not given.
-    """
-    run_id = state.run_id
-    waiting = [p for p in state.pending if p.kind == kind]
-    if tool_call_id is not None:
-        waiting = [p for p in waiting if p.tool_call_id == tool_call_id]
-    elif kind == "suspended" and len(waiting) > 1:
-        raise ConfigurationError(
-            f"run {run_id!r} has {len(waiting)} suspended tool calls; pass tool_call_id= one "
-            f"of {', '.join(p.tool_call_id for p in waiting)}"
-        )
-    if not waiting:
-        what = "approval" if kind == "approval" else "resume data"
-        raise RunNotSuspendedError(
-            f"run {run_id!r} has no tool call {tool_call_id or ''} waiting for {what}".replace(
-                "  ", " "
-            ),
-            run_id=run_id,
-        )
-    return waiting
 
 
 def _check_output(

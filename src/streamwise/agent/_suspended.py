@@ -1,4 +1,4 @@
-"""Suspended runs that outlive the process: their JSON form and where they are kept.
+"""Suspended runs: how an agent holds them, their JSON form, and where they are kept.
 
 A run that waits for approval or resume data keeps a :class:`SuspendedState` (the conversation,
 the waiting calls, the step number) and the options it ran with. The agent holds both in memory;
@@ -23,18 +23,23 @@ from typing import Any, Protocol, cast
 import orjson
 import pydantic
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, RunNotSuspendedError
 from ..models import ModelMessage
 from ._loop import LoopConfig, SuspendedState
 from ._memory import MemoryOptions
+from ._output import AgentOutput
 from ._tool_calls import PendingCall
 
 __all__ = (
     "FORMAT",
+    "HeldRun",
     "StoredRun",
     "SuspendedRunStore",
+    "claimed_elsewhere",
     "dump_suspended",
     "load_suspended",
+    "not_waiting",
+    "select_waiting",
     "waiting_calls",
 )
 
@@ -79,6 +84,63 @@ class StoredRun:
     recorded: bool
     """The run had a memory session (its continuation records itself too)."""
     output: type[pydantic.BaseModel] | None
+
+
+@dataclass(slots=True)
+class HeldRun:
+    """A suspended run as an agent holds it in memory."""
+
+    state: SuspendedState
+    cfg: LoopConfig
+    origin: AgentOutput | None
+    """The stream that suspended (its end hook stores the state); None when read from storage."""
+    token: str | None = None
+    """The stored copy's claim token, once stored."""
+
+
+def not_waiting(agent_id: str, run_id: str) -> RunNotSuspendedError:
+    """The error for a run that waits on nothing."""
+    return RunNotSuspendedError(
+        f"run {run_id!r} of agent {agent_id!r} is not waiting for approval or resume "
+        "data (unknown, finished, or resumed already)",
+        run_id=run_id,
+    )
+
+
+def claimed_elsewhere(agent_id: str, run_id: str) -> RunNotSuspendedError:
+    """The error for a run that another process claimed first."""
+    return RunNotSuspendedError(
+        f"run {run_id!r} of agent {agent_id!r} is not waiting for approval or resume data: "
+        "another process continued it first (resumed already)",
+        run_id=run_id,
+    )
+
+
+def select_waiting(state: SuspendedState, tool_call_id: str | None, kind: str) -> list[PendingCall]:
+    """The waiting calls a decision addresses.
+
+    Raises:
+        RunNotSuspendedError: none waits for this kind of decision.
+        ConfigurationError: several suspended calls wait and ``tool_call_id`` is not given.
+    """
+    run_id = state.run_id
+    waiting = [p for p in state.pending if p.kind == kind]
+    if tool_call_id is not None:
+        waiting = [p for p in waiting if p.tool_call_id == tool_call_id]
+    elif kind == "suspended" and len(waiting) > 1:
+        raise ConfigurationError(
+            f"run {run_id!r} has {len(waiting)} suspended tool calls; pass tool_call_id= one "
+            f"of {', '.join(p.tool_call_id for p in waiting)}"
+        )
+    if not waiting:
+        what = "approval" if kind == "approval" else "resume data"
+        raise RunNotSuspendedError(
+            f"run {run_id!r} has no tool call {tool_call_id or ''} waiting for {what}".replace(
+                "  ", " "
+            ),
+            run_id=run_id,
+        )
+    return waiting
 
 
 def waiting_calls(pending: list[PendingCall]) -> list[dict[str, Any]]:
