@@ -28,7 +28,9 @@ class Streamwise:
             first use by agent runs given ``memory=``. When storage is given explicitly,
             every run of the app's agents is also recorded (status and event log), and
             workflows without a store of their own keep their snapshots there, so a suspended
-            run resumes after a restart (without it, snapshots stay in this process).
+            run resumes after a restart (without it, snapshots stay in this process); so do
+            agent runs that wait for tool-call approval or resume data, which any process on
+            the same storage can then approve, decline or resume.
     """
 
     def __init__(
@@ -68,6 +70,10 @@ class Streamwise:
         agent.app = self
         if agent.memory is None:
             agent.memory = self.memory
+        if self._storage_given and agent.suspensions is None:
+            # Runs waiting for approval or resume data are stored too: any process on this
+            # storage can continue them.
+            agent.suspensions = self._store
         for sub in agent.agents.values():
             if sub.app is None:
                 self._attach(sub)

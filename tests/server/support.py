@@ -88,11 +88,16 @@ def demo_app(
 
 @contextmanager
 def running_server(
-    app: Streamwise | None = None, settings: ServerSettings | None = None
+    app: Streamwise | None = None,
+    settings: ServerSettings | None = None,
+    *,
+    lifespan: bool = False,
 ) -> Iterator[str]:
     """Serve ``app`` with uvicorn in a thread on a free loopback port; yield the base URL.
 
     The listening socket is bound before the thread starts, so clients can connect at once.
+    With ``lifespan``, the app's shutdown runs in the server's own event loop (an app with
+    storage closes its store there, where its connections live).
     """
     asgi = create_asgi_app(app or demo_app(), settings or ServerSettings(heartbeat_interval=0))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -101,7 +106,11 @@ def running_server(
     sock.listen(128)
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        asgi, log_level="warning", lifespan="off", timeout_graceful_shutdown=1, server_header=False
+        asgi,
+        log_level="warning",
+        lifespan="on" if lifespan else "off",
+        timeout_graceful_shutdown=1,
+        server_header=False,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)

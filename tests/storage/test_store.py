@@ -241,7 +241,18 @@ async def test_store_schema_migrated_once_and_reopened(db_url: str) -> None:
         assert await s.get_thread("t") is not None
         async with s._tx() as conn:
             versions = (await conn.execute(sa.text("SELECT version FROM schema_version"))).all()
-    assert [v[0] for v in versions] == [1]
+    assert [v[0] for v in versions] == [1, 2]
+
+
+async def test_store_schema_version_1_database_is_upgraded_on_open(db_url: str) -> None:
+    async with Store(db_url) as s, s._tx() as conn:
+        # As a streamwise with only the first migration left it.
+        await conn.execute(sa.text("DROP TABLE agent_suspended_runs"))
+        await conn.execute(sa.text("DELETE FROM schema_version WHERE version = 2"))
+    async with Store(db_url) as s:
+        assert await s.load_suspended("a", "r") is None
+        token = await s.save_suspended("a", "r", {"format": 1})
+        assert await s.load_suspended("a", "r") == (token, {"format": 1})
 
 
 async def test_store_newer_schema_is_refused(db_url: str) -> None:

@@ -13,6 +13,7 @@ from ._output import StepResult as StepResult
 from ._processors import InputProcessor as InputProcessor
 from ._processors import OutputProcessor as OutputProcessor
 from ._processors import ProcessorContext as ProcessorContext
+from ._suspended import SuspendedRunStore as SuspendedRunStore
 
 __all__ = (
     "DEFAULT_LAST_MESSAGES",
@@ -28,4 +29,5 @@ __all__ = (
     "OutputProcessor",
     "ProcessorContext",
     "StepResult",
+    "SuspendedRunStore",
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import uuid
 from collections import OrderedDict
@@ -11,7 +12,7 @@ from typing import Any
 
 import pydantic
 
-from ..errors import ConfigurationError, RunCanceledError, RunNotSuspendedError
+from ..errors import ConfigurationError, RunCanceledError
 from ..models import LanguageModel, ToolSpec, resolve_model
 from ..stream import Chunk, current_run
 from ..tools import AppRegistry, Tool, ToolContext, create_tool
@@ -20,6 +21,17 @@ from ._loop import Decision, LoopConfig, Resume, SuspendedState, run_agent
 from ._memory import Memory, MemoryOptions
 from ._output import AgentOutput, GenerateResult, StepResult
 from ._processors import InputProcessor, OutputProcessor
+from ._suspended import (
+    HeldRun,
+    SuspendedRunStore,
+    claimed_elsewhere,
+    dump_suspended,
+    load_suspended,
+    not_waiting,
+    select_waiting,
+    waiting_calls,
+)
+from ._tool_calls import PendingCall
 
 __all__ = ("Agent", "Instructions")
 
@@ -97,9 +109,12 @@ class Agent:
             for name_, t in self.tools.items()
         ]
         self.app: AppRegistry | None = None
-        self._suspended: OrderedDict[str, tuple[SuspendedState, LoopConfig]] = OrderedDict()
+        self._suspended: OrderedDict[str, HeldRun] = OrderedDict()
         self.memory: Memory | None = None
         """Where runs are remembered; set by the ``Streamwise`` app from its storage."""
+        self.suspensions: SuspendedRunStore | None = None
+        """Where suspended runs are also kept, so that any process can approve or resume them;
+        set by a ``Streamwise`` app given storage."""
 
     #: How many suspended runs an agent keeps in memory for approval / resume (oldest dropped).
     max_suspended_runs: int = 1000
@@ -168,6 +183,7 @@ class Agent:
             input_processors=self.input_processors,
             output_processors=self.output_processors,
         )
+        given = run_id is not None
         run_id = run_id or str(uuid.uuid4())
         # The session is made (and its options checked) before the output object exists, so a
         # bad memory= raises here without leaving a never-started child in a parent run.
@@ -181,7 +197,15 @@ class Agent:
                 f"agent {self.id!r} got memory= but has no storage: register it in "
                 "Streamwise(agents=[...], storage=...) or set agent.memory"
             )
-        return self._start(cfg, run_id, on_chunk)
+        before: Callable[[], Awaitable[object]] | None = None
+        if given:
+            # A run id given again starts a new run: what the old one waited on is void.
+            self._suspended.pop(run_id, None)
+            if self.suspensions is not None:
+                before = functools.partial(
+                    self.suspensions.discard_suspended, self.id, run_id, canceled=False
+                )
+        return self._start(cfg, run_id, on_chunk, before)
 
     def _registry(self) -> AppRegistry | None:
         parent = current_run()
@@ -190,26 +214,107 @@ class Agent:
         return self.app
 
     def _start(
-        self, cfg: LoopConfig, run_id: str | None, on_chunk: Callable[[Chunk], Any] | None
+        self,
+        cfg: LoopConfig,
+        run_id: str | None,
+        on_chunk: Callable[[Chunk], Any] | None,
+        before: Callable[[], Awaitable[object]] | None = None,
     ) -> AgentOutput:
         out = AgentOutput(agent_id=self.id, run_id=run_id, on_chunk=on_chunk)
         out.app = cfg.registry
+        self._prepare(out, cfg)
+        out._launch(run_agent(out, cfg) if before is None else self._run_after(before, out, cfg))
+        return out
+
+    async def _run_after(
+        self, before: Callable[[], Awaitable[object]], out: AgentOutput, cfg: LoopConfig
+    ) -> None:
+        await before()
+        await run_agent(out, cfg)
+
+    def _prepare(self, out: AgentOutput, cfg: LoopConfig) -> None:
+        """Hook a run up to memory and to the suspended runs (in memory, and stored)."""
         if cfg.memory is not None:
             out.add_end_hook(cfg.memory.end)
-        cfg.on_suspend = lambda state: self._keep_suspended(state, cfg)
-        out._launch(run_agent(out, cfg))
-        return out
+        kept: list[HeldRun] = []
+
+        def on_suspend(state: SuspendedState) -> None:
+            entry = HeldRun(state, cfg, out)
+            kept.append(entry)
+            self._keep_suspended(entry)
+
+        cfg.on_suspend = on_suspend
+        suspensions = self.suspensions
+        if suspensions is not None:
+
+            async def store_suspended(run: Any) -> None:
+                # An end hook: it runs after memory's (the run is recorded ``suspended``) and
+                # before readers see the end, so once the stream ends the state is stored.
+                if kept and out._status == "suspended":
+                    entry = kept[-1]
+                    entry.token = await suspensions.save_suspended(
+                        self.id, entry.state.run_id, dump_suspended(entry.state, entry.cfg)
+                    )
+
+            out.add_end_hook(store_suspended)
 
     # -- human in the loop -------------------------------------------------------------------
 
-    def _keep_suspended(self, state: SuspendedState, cfg: LoopConfig) -> None:
-        self._suspended[state.run_id] = (state, cfg)
+    def _keep_suspended(self, entry: HeldRun) -> None:
+        self._suspended.pop(entry.state.run_id, None)
+        self._suspended[entry.state.run_id] = entry
         while len(self._suspended) > self.max_suspended_runs:
+            # Dropped here only: a stored copy stays, and is read back when needed.
             self._suspended.popitem(last=False)
 
     def suspended_runs(self) -> list[str]:
-        """The ids of this agent's runs that wait for approval or resume data (oldest first)."""
+        """The ids of the runs this process holds that wait for approval or resume data
+        (oldest first; with storage, other runs may wait in the store)."""
         return list(self._suspended)
+
+    async def find_suspended(self, run_id: str) -> list[dict[str, Any]] | None:
+        """The calls ``run_id`` waits on (as ``out.suspended`` lists them), or None when it
+        waits on nothing.
+
+        With storage, the store is asked (another process may have continued a stored run),
+        and a run this process did not hold is held from now on, so that
+        :meth:`approve_tool_call` and the others check their arguments at once (a server does
+        this to answer an unknown run with an HTTP error, not with a failed stream).
+
+        Raises:
+            ConfigurationError: the stored run cannot be continued here (see
+                ``docs/storage.md``).
+        """
+        entry = self._suspended.get(run_id)
+        suspensions = self.suspensions
+        if suspensions is not None and (entry is None or entry.token is not None):
+            # A stored run: the store decides, for another process may have continued it.
+            loaded = await suspensions.load_suspended(self.id, run_id)
+            if self._suspended.get(run_id) is not entry:
+                entry = self._suspended.get(run_id)  # changed here meanwhile: that wins
+            elif loaded is None:
+                if entry is not None:
+                    del self._suspended[run_id]  # continued or cancelled elsewhere
+                entry = None
+            elif entry is None or entry.token != loaded[0]:
+                token, data = loaded
+                entry = HeldRun(*self._stored_config(data, run_id, self._registry()), None, token)
+                self._keep_suspended(entry)
+        return None if entry is None else waiting_calls(entry.state.pending)
+
+    async def cancel_suspended(self, run_id: str) -> bool:
+        """Drop a run that waits for approval or resume data, here and in storage (where its
+        recorded status becomes ``canceled``): it can no longer be continued anywhere.
+
+        Returns False when the run waits on nothing (unknown, running, ended, or continued).
+        """
+        entry = self._suspended.pop(run_id, None)
+        if self.suspensions is None:
+            return entry is not None
+        if entry is not None and entry.origin is not None:
+            await entry.origin.wait()  # its end hook may be storing the state right now
+        stored = await self.suspensions.discard_suspended(self.id, run_id, canceled=True)
+        return stored or (entry is not None and entry.token is None)
 
     def approve_tool_call(
         self,
@@ -219,6 +324,11 @@ class Agent:
         on_chunk: Callable[[Chunk], Any] | None = None,
     ) -> AgentOutput:
         """Run the call(s) waiting for approval in ``run_id`` and go on, in a new stream.
+
+        With storage, a run this process does not hold is read from the store in the new
+        stream's task: then a run that is not waiting ends that stream with an ``error``
+        chunk (``await out.error`` is the :class:`RunNotSuspendedError`) instead of raising
+        here. So does losing the run to another process that claimed it first.
 
         Args:
             run_id: the suspended run (its new stream keeps the id).
@@ -238,7 +348,7 @@ class Agent:
         on_chunk: Callable[[Chunk], Any] | None = None,
     ) -> AgentOutput:
         """Decline the waiting call(s): the model reads that the user did not approve (or
-        ``reason``), and goes on."""
+        ``reason``), and goes on. Errors as for :meth:`approve_tool_call`."""
         return self._continue(
             run_id, tool_call_id, Decision("decline", reason), "approval", on_chunk
         )
@@ -259,7 +369,8 @@ class Agent:
             tool_call_id: which suspended call; needed only when several wait.
 
         Raises:
-            RunNotSuspendedError: the run is not waiting (unknown, finished, or resumed already).
+            RunNotSuspendedError: the run is not waiting (unknown, finished, or resumed
+                already); with storage, see :meth:`approve_tool_call`.
         """
         return self._continue(
             run_id, tool_call_id, Decision("resume", resume_data), "suspended", on_chunk
@@ -273,34 +384,108 @@ class Agent:
         kind: str,
         on_chunk: Callable[[Chunk], Any] | None,
     ) -> AgentOutput:
+        registry = self._registry()
         entry = self._suspended.get(run_id)
         if entry is None:
-            raise RunNotSuspendedError(
-                f"run {run_id!r} of agent {self.id!r} is not waiting for approval or resume "
-                "data (unknown, finished, or resumed already)",
-                run_id=run_id,
+            suspensions = self.suspensions
+            if suspensions is None:
+                raise not_waiting(self.id, run_id)
+            # Not held here: read it from the store in the new stream's own task.
+            out = AgentOutput(agent_id=self.id, run_id=run_id, on_chunk=on_chunk)
+            out.app = registry
+            out._launch(
+                self._continue_stored(suspensions, out, tool_call_id, decision, kind, registry)
             )
-        state, old = entry
-        waiting = [p for p in state.pending if p.kind == kind]
-        if tool_call_id is not None:
-            waiting = [p for p in waiting if p.tool_call_id == tool_call_id]
-        elif kind == "suspended" and len(waiting) > 1:
-            raise ConfigurationError(
-                f"run {run_id!r} has {len(waiting)} suspended tool calls; pass tool_call_id= one "
-                f"of {', '.join(p.tool_call_id for p in waiting)}"
-            )
-        if not waiting:
-            what = "approval" if kind == "approval" else "resume data"
-            raise RunNotSuspendedError(
-                f"run {run_id!r} has no tool call {tool_call_id or ''} waiting for {what}".replace(
-                    "  ", " "
-                ),
-                run_id=run_id,
-            )
+            return out
+        waiting = select_waiting(entry.state, tool_call_id, kind)
         del self._suspended[run_id]  # claimed: a second resume gets RunNotSuspendedError
-        cfg = dataclasses.replace(
+        cfg = self._continued(entry.cfg, entry.state, waiting, decision, registry)
+        suspensions = self.suspensions
+        if suspensions is None:
+            return self._start(cfg, run_id, on_chunk)
+
+        async def claim() -> None:
+            # Held here, maybe stored too: the stored copy is claimed as well, so that of two
+            # processes continuing the run, one wins.
+            if entry.origin is not None:
+                await entry.origin.wait()  # its end hook stores the state and its token
+            if entry.token is not None and not await suspensions.claim_suspended(
+                self.id, run_id, entry.token
+            ):
+                raise claimed_elsewhere(self.id, run_id)
+
+        return self._start(cfg, run_id, on_chunk, claim)
+
+    async def _continue_stored(
+        self,
+        suspensions: SuspendedRunStore,
+        out: AgentOutput,
+        tool_call_id: str | None,
+        decision: Decision,
+        kind: str,
+        registry: AppRegistry | None,
+    ) -> None:
+        """The producer of a continuation of a stored run: load, check, claim, run."""
+        run_id = out.run_id
+        loaded = await suspensions.load_suspended(self.id, run_id)
+        if loaded is None:
+            raise not_waiting(self.id, run_id)
+        token, data = loaded
+        state, old = self._stored_config(data, run_id, registry)
+        waiting = select_waiting(state, tool_call_id, kind)
+        if not await suspensions.claim_suspended(self.id, run_id, token):
+            raise claimed_elsewhere(self.id, run_id)
+        self._suspended.pop(run_id, None)  # a copy read by find_suspended meanwhile is stale
+        cfg = self._continued(old, state, waiting, decision, registry)
+        self._prepare(out, cfg)
+        await run_agent(out, cfg)
+
+    def _stored_config(
+        self, data: dict[str, Any], run_id: str, registry: AppRegistry | None
+    ) -> tuple[SuspendedState, LoopConfig]:
+        """A stored run's state, and the config it ran with: the agent's model, instructions,
+        tools and processors, with the options stored for the run."""
+        stored = load_suspended(data, run_id)
+        cfg = LoopConfig(
+            agent_id=self.id,
+            model=self.model,
+            instructions=self.instructions,
+            tools=self.tools,
+            tool_specs=self._tool_specs,
+            messages=[],
+            max_steps=stored.max_steps,
+            runtime_context=stored.runtime_context,
+            registry=registry,
+            output=stored.output,
+            require_tool_approval=stored.require_tool_approval,
+            input_processors=self.input_processors,
+            output_processors=self.output_processors,
+            memory_options=stored.memory_options,
+        )
+        if stored.recorded and self.memory is not None:
+            # Only whether the run had a session matters to _continued, which makes a new one.
+            cfg.memory = self.memory.session(
+                agent_id=self.id,
+                run_id=run_id,
+                options=stored.memory_options,
+                messages=[],
+                continues=True,
+            )
+        return stored.state, cfg
+
+    def _continued(
+        self,
+        old: LoopConfig,
+        state: SuspendedState,
+        waiting: list[PendingCall],
+        decision: Decision,
+        registry: AppRegistry | None,
+    ) -> LoopConfig:
+        """The config that continues a suspended run with ``decision`` for ``waiting``."""
+        run_id = state.run_id
+        return dataclasses.replace(
             old,
-            registry=self._registry() or old.registry,
+            registry=registry or old.registry,
             resume=Resume(state, {p.tool_call_id: decision for p in waiting}),
             # The first stream stored the input and its answer; this one continues the run's
             # log and stores what it adds as the next answer.
@@ -316,7 +501,6 @@ class Agent:
                 else None
             ),
         )
-        return self._start(cfg, run_id, on_chunk)
 
     async def generate(
         self,

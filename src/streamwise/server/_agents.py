@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..agent import Agent, AgentOutput, MemoryOptions
-from ..errors import ConfigurationError, RunNotSuspendedError
+from ..errors import ConfigurationError, InvalidIdError, RunNotSuspendedError
 from ._bodies import (
     AgentObserveBody,
     AgentResumeBody,
@@ -165,24 +165,34 @@ def agent_routes(state: ServerState) -> list[Route]:
         if agent is None:
             return _no_agent(agent_id)
         try:
+            body: AgentResumeBody | ToolDecisionBody
             if action == "resume":
-                resume = await read_body(request, AgentResumeBody, limit=limit)
-                out = agent.resume_stream(
-                    resume.resume_data, run_id=resume.run_id, tool_call_id=resume.tool_call_id
-                )
+                body = await read_body(request, AgentResumeBody, limit=limit)
             else:
                 body = await read_body(request, ToolDecisionBody, limit=limit)
-                if action == "approve":
-                    out = agent.approve_tool_call(body.run_id, tool_call_id=body.tool_call_id)
-                else:
-                    out = agent.decline_tool_call(
-                        body.run_id, tool_call_id=body.tool_call_id, reason=body.reason
-                    )
+            # A run this process does not hold is read from storage now, so that an unknown
+            # run (or a wrong decision) is answered here, not by a stream that fails.
+            if await agent.find_suspended(body.run_id) is None:
+                return error_response(
+                    409,
+                    f"run {body.run_id!r} of agent {agent_id!r} is not waiting for approval or "
+                    "resume data (unknown, finished, or resumed already)",
+                )
+            if isinstance(body, AgentResumeBody):
+                out = agent.resume_stream(
+                    body.resume_data, run_id=body.run_id, tool_call_id=body.tool_call_id
+                )
+            elif action == "approve":
+                out = agent.approve_tool_call(body.run_id, tool_call_id=body.tool_call_id)
+            else:
+                out = agent.decline_tool_call(
+                    body.run_id, tool_call_id=body.tool_call_id, reason=body.reason
+                )
         except BodyError as exc:
             return error_response(exc.status, exc.message, issues=exc.issues)
         except RunNotSuspendedError as exc:
             return error_response(409, str(exc))
-        except ConfigurationError as exc:
+        except (ConfigurationError, InvalidIdError) as exc:
             return error_response(400, f"invalid request body: {exc}")
         state.runs.add(agent.id, out)
         return ChunkStreamResponse(
@@ -201,16 +211,30 @@ def agent_routes(state: ServerState) -> list[Route]:
     async def cancel(request: Request) -> Response:
         agent_id = request.path_params["agent_id"]
         run_id = request.path_params["run_id"]
-        if state.agent(agent_id) is None:
+        agent = state.agent(agent_id)
+        if agent is None:
             return _no_agent(agent_id)
         out = state.runs.get(agent_id, run_id)
+        if out is not None and out.cancel():
+            await out.wait()
+            return json_response(
+                {"message": "run canceled", "canceled": True, "status": await out.status}
+            )
+        # No stream running here: a run waiting for approval or resume data is dropped, here
+        # and in storage, so no process can continue it.
+        try:
+            dropped = await agent.cancel_suspended(run_id)
+        except InvalidIdError:
+            dropped = False  # no run could have this id
+        if dropped:
+            return json_response(
+                {"message": "run canceled", "canceled": True, "status": "canceled"}
+            )
         if out is None:
             return error_response(404, f"run {run_id!r} of agent {agent_id!r} not found")
-        canceled = out.cancel()
-        if canceled:
-            await out.wait()
-        message = "run canceled" if canceled else "run had ended"
-        return json_response({"message": message, "canceled": canceled, "status": await out.status})
+        return json_response(
+            {"message": "run had ended", "canceled": False, "status": await out.status}
+        )
 
     return [
         Route("/api/agents", list_agents, methods=["GET"]),

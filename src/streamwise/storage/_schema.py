@@ -25,6 +25,7 @@ __all__ = (
     "runs",
     "schema_version",
     "snapshots",
+    "suspended_runs",
     "threads",
 )
 
@@ -123,6 +124,19 @@ events = sa.Table(
     sa.Index("ix_run_events_created", "created_at"),
 )
 
+suspended_runs = sa.Table(
+    "agent_suspended_runs",
+    metadata,
+    # One row per agent run that waits for approval or resume data (schema version 2). The row
+    # is the claim: continuing the run deletes it on condition of its token, so of two
+    # processes one wins; ``state`` is the JSON form of ``streamwise.agent``'s suspended state.
+    sa.Column("agent_id", ID, primary_key=True),
+    sa.Column("run_id", ID, primary_key=True),
+    sa.Column("token", sa.String(64), nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
 Migration = Callable[[AsyncConnection], Awaitable[None]]
 
 
@@ -138,9 +152,10 @@ def _create(*tables: sa.Table) -> Migration:
 
 
 _v1 = _create(threads, messages, runs, owners, snapshots, events)
+_v2 = _create(suspended_runs)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1,)
+MIGRATIONS: tuple[Migration, ...] = (_v1, _v2)
 """Migration ``i`` (0-based) brings the schema to version ``i + 1``."""
 
 

@@ -42,6 +42,7 @@ from ._records import (
 from ._runs import RunsMixin
 from ._snapshots import SnapshotsMixin
 from ._sqlite import loop_creator
+from ._suspended import SuspendedMixin
 from ._threads import ThreadsMixin, assistant_input, message_record
 
 __all__ = ("EventRetention", "PendingStart", "Store")
@@ -61,7 +62,7 @@ class PendingStart:
     at: int
 
 
-class Store(ThreadsMixin, RunsMixin, SnapshotsMixin):
+class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
     """A streamwise database (see the module docstring).
 
     Args:
