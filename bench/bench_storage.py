@@ -12,8 +12,11 @@ chunk (which is after the end hooks: the event log flushed, the answer stored).
   ``memory={"thread": …}``: the history is loaded, the input stored, every chunk folded into the
   answer and logged to the run's event log, the answer stored.
 
-Medians of ``REPEAT`` runs of each, interleaved, after a warm-up run (which opens the database);
-``1-delta run`` isolates the fixed per-run cost (the database round trips at the start and end).
+Medians of ``REPEAT`` runs of each, interleaved, after a warm-up run (which opens the database),
+each run after a full collection (``gc.collect()``), as the W1 of the agent issue is measured;
+``1-delta run`` isolates the fixed per-run cost (the database work at the start and end);
+``W1 steady`` runs blocks of 10 runs back to back with no collection in between, as a server
+would (medians of 7 blocks of each, interleaved).
 The PostgreSQL database is emptied first: point it at a throwaway database only.
 """
 
@@ -70,6 +73,37 @@ async def w1(n: int, url: str, repeat: int) -> dict[str, float]:
     }
 
 
+async def w1_steady(n: int, url: str, blocks: int) -> dict[str, float]:
+    """W1 as a server runs it: blocks of 10 runs back to back, no collection between them (the
+    garbage collector's own work, large here, is in both columns)."""
+    plain_agent = text_agent(n)
+    agent = text_agent(n)
+
+    async def block(which: Agent, tag: str) -> float:
+        t0 = time.perf_counter()
+        for i in range(10):
+            out = which.stream("go", memory={"thread": f"{tag}-{i}"} if which is agent else None)
+            async for _ in out:
+                pass
+        return (time.perf_counter() - t0) / 10
+
+    plain: list[float] = []
+    stored: list[float] = []
+    async with Streamwise(agents=[agent], storage=url):
+        await block(agent, "steady-warm-up")
+        await block(plain_agent, "plain")
+        for b in range(blocks):
+            plain.append(await block(plain_agent, "plain"))
+            stored.append(await block(agent, f"steady-{b}"))
+    p, m = statistics.median(plain), statistics.median(stored)
+    return {
+        "plain_ms": p * 1e3,
+        "memory_ms": m * 1e3,
+        "added_ms": (m - p) * 1e3,
+        "overhead_pct": (m - p) / p * 100,
+    }
+
+
 async def fixed_cost(url: str, repeat: int) -> dict[str, float]:
     """What memory adds to a one-delta run: the per-run database round trips alone."""
     plain_agent, agent = text_agent(1), text_agent(1)
@@ -97,6 +131,7 @@ async def main(quick: bool) -> None:
             for label, row in (
                 (f"W1 {n} deltas", await w1(n, url, repeat)),
                 ("1-delta run", await fixed_cost(url, repeat * 3)),
+                ("W1 steady", await w1_steady(n, url, 3 if quick else 7)),
             ):
                 cells = ", ".join(f"{k}={v:.2f}" for k, v in row.items())
                 print(f"{label:16} {name:10} {cells}")
