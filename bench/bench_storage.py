@@ -52,6 +52,17 @@ async def run_once(agent: Agent, thread: str | None) -> float:
     return elapsed
 
 
+def compare(plain: list[float], stored: list[float]) -> dict[str, float]:
+    """The medians of both, in ms, and what storage adds."""
+    p, m = statistics.median(plain), statistics.median(stored)
+    return {
+        "plain_ms": p * 1e3,
+        "memory_ms": m * 1e3,
+        "added_ms": (m - p) * 1e3,
+        "overhead_pct": (m - p) / p * 100,
+    }
+
+
 async def w1(n: int, url: str, repeat: int) -> dict[str, float]:
     plain_agent = text_agent(n)
     agent = text_agent(n)
@@ -64,13 +75,7 @@ async def w1(n: int, url: str, repeat: int) -> dict[str, float]:
         for i in range(repeat):
             plain.append(await run_once(plain_agent, None))
             stored.append(await run_once(agent, f"bench-{i}"))
-    p, m = statistics.median(plain), statistics.median(stored)
-    return {
-        "plain_ms": p * 1e3,
-        "memory_ms": m * 1e3,
-        "added_ms": (m - p) * 1e3,
-        "overhead_pct": (m - p) / p * 100,
-    }
+    return compare(plain, stored)
 
 
 async def w1_steady(n: int, url: str, blocks: int) -> dict[str, float]:
@@ -95,13 +100,7 @@ async def w1_steady(n: int, url: str, blocks: int) -> dict[str, float]:
         for b in range(blocks):
             plain.append(await block(plain_agent, "plain"))
             stored.append(await block(agent, f"steady-{b}"))
-    p, m = statistics.median(plain), statistics.median(stored)
-    return {
-        "plain_ms": p * 1e3,
-        "memory_ms": m * 1e3,
-        "added_ms": (m - p) * 1e3,
-        "overhead_pct": (m - p) / p * 100,
-    }
+    return compare(plain, stored)
 
 
 async def fixed_cost(url: str, repeat: int) -> dict[str, float]:

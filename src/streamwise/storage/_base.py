@@ -120,21 +120,35 @@ class StoreBase:
         the pool with its transaction committed or rolled back by ``engine.begin()``, so the
         pool's own extra ROLLBACK (a round trip per transaction) is not needed.
         """
+        async with self._connection(write=True) as conn:
+            yield conn
+        if self._tx_lock is not None:
+            self._commits += 1
+            if self._commits % CHECKPOINT_EVERY == 0 and self._sqlite_file:
+                self._start_checkpoint(self._sqlite_file)
+
+    @contextlib.asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads only (no transaction to commit; serialised on SQLite, like
+        :meth:`_tx`)."""
+        async with self._connection(write=False) as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def _connection(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
         engine = self._engine
         if engine is None:
             await self.open()
             engine = self._engine
             assert engine is not None
+        connect = engine.begin if write else engine.connect
         lock = self._tx_lock
         if lock is None:
-            async with engine.begin() as conn:
+            async with connect() as conn:
                 yield conn
         else:
-            async with lock, engine.begin() as conn:
+            async with lock, connect() as conn:
                 yield conn
-            self._commits += 1
-            if self._commits % CHECKPOINT_EVERY == 0 and self._sqlite_file:
-                self._start_checkpoint(self._sqlite_file)
 
     def _start_checkpoint(self, path: str) -> None:
         """Checkpoint the SQLite write-ahead log in a thread, holding the store's transaction
@@ -155,23 +169,6 @@ class StoreBase:
         self._checkpointing = asyncio.get_running_loop().create_task(
             run(), name=f"storage-checkpoint:{self.owner_id}"
         )
-
-    @contextlib.asynccontextmanager
-    async def _read(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for reads only (no transaction to commit; serialised on SQLite, like
-        :meth:`_tx`)."""
-        engine = self._engine
-        if engine is None:
-            await self.open()
-            engine = self._engine
-            assert engine is not None
-        lock = self._tx_lock
-        if lock is None:
-            async with engine.connect() as conn:
-                yield conn
-        else:
-            async with lock, engine.connect() as conn:
-                yield conn
 
     def _insert(self, table: sa.Table) -> Any:
         if self.url.dialect == "postgresql":
