@@ -9,6 +9,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from streamwise.storage import Store
 
 
@@ -64,3 +66,23 @@ async def test_sqlite_checkpoints_keep_the_write_ahead_log_bounded(tmp_path: Pat
     # Automatic checkpoints are off on the store's connections; the store's own (every 32
     # commits, in the thread) keep the log far below what went through it.
     assert wal < 2_000_000
+
+
+async def test_sqlite_statements_run_in_the_loop_and_long_ones_in_the_thread(
+    tmp_path: Path,
+) -> None:
+    async with Store(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
+        loop_thread = threading.get_ident()
+
+        async def where(long: bool) -> int:
+            async with store._read(long=long) as conn:
+                driver = (await conn.get_raw_connection()).driver_connection
+                assert driver is not None
+                # A function of the database that says which thread runs the statement.
+                driver._conn.create_function("thread_id", 0, threading.get_ident)
+                return int((await conn.execute(sa.text("SELECT thread_id()"))).scalar_one())
+
+        assert await where(long=False) == loop_thread
+        assert await where(long=True) != loop_thread
+        # Back in the loop afterwards: the switch is for that connection's block only.
+        assert await where(long=False) == loop_thread

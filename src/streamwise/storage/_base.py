@@ -22,7 +22,7 @@ from ..errors import (
 )
 from . import _schema as s
 from ._events import EventLog
-from ._sqlite import checkpoint
+from ._sqlite import checkpoint, in_thread
 from ._statements import Statements
 from ._url import DatabaseURL, default_url, parse_url
 
@@ -113,14 +113,15 @@ class StoreBase:
         raise NotImplementedError
 
     @contextlib.asynccontextmanager
-    async def _tx(self) -> AsyncIterator[AsyncConnection]:
+    async def _tx(self, *, long: bool = False) -> AsyncIterator[AsyncConnection]:
         """One transaction (serialised per store on SQLite).
 
         The engines are made with ``pool_reset_on_return=None``: every connection goes back to
         the pool with its transaction committed or rolled back by ``engine.begin()``, so the
-        pool's own extra ROLLBACK (a round trip per transaction) is not needed.
+        pool's own extra ROLLBACK (a round trip per transaction) is not needed. ``long``: the
+        transaction may take milliseconds; on SQLite its statements run in a thread.
         """
-        async with self._connection(write=True) as conn:
+        async with self._connection(write=True, long=long) as conn:
             yield conn
         if self._tx_lock is not None:
             self._commits += 1
@@ -128,14 +129,14 @@ class StoreBase:
                 self._start_checkpoint(self._sqlite_file)
 
     @contextlib.asynccontextmanager
-    async def _read(self) -> AsyncIterator[AsyncConnection]:
+    async def _read(self, *, long: bool = False) -> AsyncIterator[AsyncConnection]:
         """A connection for reads only (no transaction to commit; serialised on SQLite, like
         :meth:`_tx`)."""
-        async with self._connection(write=False) as conn:
+        async with self._connection(write=False, long=long) as conn:
             yield conn
 
     @contextlib.asynccontextmanager
-    async def _connection(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
+    async def _connection(self, *, write: bool, long: bool) -> AsyncIterator[AsyncConnection]:
         engine = self._engine
         if engine is None:
             await self.open()
@@ -147,8 +148,9 @@ class StoreBase:
             async with connect() as conn:
                 yield conn
         else:
-            async with lock, connect() as conn:
-                yield conn
+            with in_thread() if long else contextlib.nullcontext():
+                async with lock, connect() as conn:
+                    yield conn
 
     def _start_checkpoint(self, path: str) -> None:
         """Checkpoint the SQLite write-ahead log in a thread, holding the store's transaction

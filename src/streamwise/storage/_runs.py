@@ -131,7 +131,7 @@ class RunsMixin(StoreBase):
         check_id(run_id, "run id")
         if offset < 0:
             raise StorageConfigError(f"offset must be ≥ 0, got {offset}")
-        async with self._tx() as conn:
+        async with self._read(long=True) as conn:
             return await self._read_events(conn, run_id, offset)
 
     async def _read_events(self, conn: AsyncConnection, run_id: str, offset: int) -> list[Chunk]:
@@ -167,7 +167,7 @@ class RunsMixin(StoreBase):
         if keep_runs is None and self.retention is not None:
             keep_runs = self.retention.keep_runs
         deleted = 0
-        async with self._tx() as conn:
+        async with self._tx(long=True) as conn:
             if max_age is not None:
                 cutoff = now_ms() - int(max_age * 1000)
                 result = await conn.execute(

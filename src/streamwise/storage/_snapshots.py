@@ -76,7 +76,7 @@ class SnapshotsMixin(StoreBase):
             .limit(limit)
             .offset(offset)
         )
-        async with self._tx() as conn:
+        async with self._read(long=True) as conn:
             rows = (await conn.execute(query)).mappings().all()
         out: list[dict[str, Any]] = []
         for r in rows:

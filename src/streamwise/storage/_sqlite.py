@@ -11,7 +11,8 @@ tens of microseconds for each (a local file in WAL mode).
 close) that runs statements, commits and rollbacks directly, in the event loop's thread, and
 falls back to the worker thread only to *wait*: when the database is locked by another process
 (``SQLITE_BUSY``), the statement is retried in the thread, which waits up to the busy timeout
-while the loop goes on. The connection's own busy timeout is therefore 0. Checkpoints of the
+while the loop goes on; and the store's reads and writes that can be long (a long run's event
+log, pruning, listing a whole thread) run there within :func:`in_thread`. The connection's own busy timeout is therefore 0. Checkpoints of the
 write-ahead log, the one step that syncs the disk, never run in the loop either: automatic
 checkpoints are off on these connections, and the store runs :func:`checkpoint` in a thread
 every few commits, while no transaction of its own is open (so the log can start over).
@@ -24,13 +25,15 @@ results) are not used by the store and are not offered.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import aiosqlite
 
-__all__ = ("LoopConnection", "checkpoint", "loop_creator")
+__all__ = ("LoopConnection", "checkpoint", "in_thread", "loop_creator")
 
 _Result = tuple[list[Any] | None, Any, int, int | None]
 
@@ -126,6 +129,23 @@ class LoopCursor:
         self._rows = []
 
 
+_IN_THREAD: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "streamwise_sqlite_in_thread", default=False
+)
+
+
+@contextlib.contextmanager
+def in_thread() -> Iterator[None]:
+    """Within this block, the task's statements run in the connection's worker thread: for
+    reads and writes that may take milliseconds (a long event log, pruning), so that they
+    never stall the loop."""
+    token = _IN_THREAD.set(True)
+    try:
+        yield
+    finally:
+        _IN_THREAD.reset(token)
+
+
 class LoopConnection(aiosqlite.Connection):
     """An ``aiosqlite.Connection`` that runs its statements in the event loop (see the module).
 
@@ -141,13 +161,14 @@ class LoopConnection(aiosqlite.Connection):
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(sqlite_connection, *args)`` in the loop; in the worker thread, with the busy
-        timeout, if the database is locked by another connection."""
+        timeout, if the database is locked by another connection or within :func:`in_thread`."""
         conn = self._conn
-        try:
-            return fn(conn, *args)
-        except sqlite3.OperationalError as exc:
-            if not _busy(exc):
-                raise
+        if not _IN_THREAD.get():
+            try:
+                return fn(conn, *args)
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc):
+                    raise
         waiting = self._execute(_waiting, conn, self._timeout_ms, lambda: fn(conn, *args))  # type: ignore[no-untyped-call]
         return await waiting
 

@@ -303,7 +303,7 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
         """
         now = now_ms()
         host = socket.gethostname()[:100]
-        async with self._tx() as conn:
+        async with self._tx(long=True) as conn:
             alive: set[str] = set()
             dead: list[str] = []
             for row in (await conn.execute(sa.select(s.owners))).mappings():

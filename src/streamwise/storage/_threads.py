@@ -91,7 +91,7 @@ class ThreadsMixin(StoreBase):
             .limit(limit)
             .offset(offset)
         )
-        async with self._tx() as conn:
+        async with self._read(long=True) as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [thread_record(r) for r in rows]
 
@@ -254,7 +254,7 @@ class ThreadsMixin(StoreBase):
         )
         if limit is not None:
             query = query.limit(limit)
-        async with self._tx() as conn:
+        async with self._read(long=True) as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [message_record(r) for r in rows]
 
