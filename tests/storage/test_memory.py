@@ -17,7 +17,7 @@ from streamwise.agent import MemoryOptions
 from streamwise.errors import ConfigurationError, InvalidIdError, StorageError
 from streamwise.storage import Message, MessageInput, Store
 from streamwise.testing import ScriptedModel
-from tests.support import collect
+from tests.support import collect, types
 
 
 class Q(BaseModel):
@@ -538,3 +538,22 @@ async def test_memory_two_new_runs_making_one_thread_for_two_resources(db_url: s
             recorded = await first.get_run(run)
             assert recorded is not None
             assert recorded["status"] == "success"
+
+
+class _Weather(BaseModel):
+    city: str
+    temp: int
+
+
+async def test_memory_event_log_of_structured_output_is_every_chunk(db_url: str) -> None:
+    """Structured output writes `object` chunks between text deltas: the log still replays
+    every chunk as it was (the stretches of deltas around them are packed apart)."""
+    pieces = ['{"city": ', '"Oslo", ', '"temp": ', "-3}"]
+    agent = Agent("a", model=ScriptedModel([{"text": pieces}]))
+    async with Streamwise(agents=[agent], storage=db_url) as app:
+        out = agent.stream("weather?", output=_Weather, memory={"thread": "t"})
+        chunks = await collect(out)
+        assert "object" in types(chunks)
+        assert await app.storage.read_events(out.run_id) == chunks
+        [answer] = [m for m in await app.storage.list_messages("t") if m["role"] == "assistant"]
+        assert [p["text"] for p in answer["content"] if p["type"] == "text"] == ["".join(pieces)]
