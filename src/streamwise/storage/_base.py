@@ -96,6 +96,7 @@ class StoreBase:
         self._starts: dict[str, Any] = {}  # run id -> PendingStart (see Store.begin_agent_run)
         self._refused: set[str] = set()  # runs whose thread turned out to be another's
         self._commits = 0
+        self._reader: AsyncEngine | None = None  # PostgreSQL: the engine for reads (autocommit)
         self._sqlite_file = os.path.expanduser(self.url.path) if self.url.path else ""
         self._checkpointing: asyncio.Task[None] | None = None
         self._stmts = Statements.build(self.url.dialect)
@@ -142,15 +143,23 @@ class StoreBase:
             await self.open()
             engine = self._engine
             assert engine is not None
-        connect = engine.begin if write else engine.connect
         lock = self._tx_lock
         if lock is None:
+            # PostgreSQL: a read needs no transaction (no BEGIN and ROLLBACK round trips).
+            connect = engine.begin if write else self._autocommit(engine).connect
             async with connect() as conn:
                 yield conn
-        else:
-            with in_thread() if long else contextlib.nullcontext():
-                async with lock, connect() as conn:
-                    yield conn
+            return
+        connect = engine.begin if write else engine.connect
+        with in_thread() if long else contextlib.nullcontext():
+            async with lock, connect() as conn:
+                yield conn
+
+    def _autocommit(self, engine: AsyncEngine) -> AsyncEngine:
+        reader = self._reader
+        if reader is None or reader.sync_engine.pool is not engine.sync_engine.pool:
+            reader = self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+        return reader
 
     def _start_checkpoint(self, path: str) -> None:
         """Checkpoint the SQLite write-ahead log in a thread, holding the store's transaction
