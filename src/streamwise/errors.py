@@ -22,6 +22,7 @@ The hierarchy::
     │   │   └── ModelConnectionError       connection failed, timed out or dropped mid-stream
     │   ├── StructuredOutputError
     │   ├── RunNotSuspendedError
+    │   ├── RunNotContinuableError  a stored run this process cannot load (a ConfigurationError)
     │   ├── RunCanceledError
     │   └── WorkflowRunBusyError
     └── StorageError                the store could not do what was asked
@@ -49,6 +50,7 @@ __all__ = (
     "ProviderNotInstalledError",
     "RunCanceledError",
     "RunError",
+    "RunNotContinuableError",
     "RunNotSuspendedError",
     "ScriptExhaustedError",
     "StorageConfigError",
@@ -180,6 +182,12 @@ class StructuredOutputError(RunError):
 
 class RunNotSuspendedError(RunError):
     """Raised when approving, declining or resuming a run that is not waiting for it."""
+
+
+class RunNotContinuableError(RunError, ConfigurationError):
+    """Raised when a stored suspended run cannot be continued by this process: its
+    structured-output class cannot be imported here, or another streamwise stored it in a
+    format this one does not read. The run stays stored, for a process that can continue it."""
 
 
 class RunCanceledError(RunError):

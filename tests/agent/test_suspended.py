@@ -15,7 +15,7 @@ import pytest
 from pydantic import BaseModel
 
 from streamwise import Agent, Streamwise, ToolContext, create_tool
-from streamwise.errors import ConfigurationError, RunNotSuspendedError
+from streamwise.errors import ConfigurationError, RunNotContinuableError, RunNotSuspendedError
 from streamwise.testing import ScriptedModel, Turn
 from tests.agent.test_approval import Approval, Rec, deleting_agent
 from tests.support import collect, types
@@ -350,3 +350,114 @@ async def test_run_suspended_in_another_process_is_approved_here(db_url: str) ->
         texts = [p["text"] for p in messages[1]["content"] if p["type"] == "text"]
         assert texts == ["after: {'deleted': True}"]
     assert deleted == ["r1"]
+
+
+async def test_list_suspended_shows_stored_runs_and_runs_held_here(db_url: str) -> None:
+    stored_id = await _suspend(db_url, memory={"thread": "t1", "resource": "u1"})
+    agent, _ = deleting_agent()
+    async with Streamwise(agents=[agent], storage=db_url):
+        out = agent.stream("delete r1")
+        await out.wait()
+        runs = await agent.list_suspended()
+        assert [r.run_id for r in runs] == [stored_id, out.run_id]
+        first = runs[0]
+        assert (first.thread_id, first.resource_id) == ("t1", "u1")
+        assert first.tool_calls == [{"toolCallId": "c1", "toolName": "delete",
+                                     "args": {"id": "r1"}, "kind": "approval",
+                                     "suspendPayload": None}]  # fmt: skip
+        assert first.suspended_at.tzinfo is not None
+        assert runs[1].thread_id is None
+        assert [r.run_id for r in await agent.list_suspended(thread_id="t1")] == [stored_id]
+        assert await agent.list_suspended(resource_id="nobody") == []
+        # Continued, a run leaves the list.
+        assert await agent.approve_tool_call(stored_id).status == "success"
+        assert [r.run_id for r in await agent.list_suspended()] == [out.run_id]
+
+
+async def test_list_suspended_without_storage_lists_the_runs_held_here() -> None:
+    agent, _ = paying_agent()
+    out = agent.stream("pay")
+    await out.wait()
+    [run] = await agent.list_suspended()
+    assert run.run_id == out.run_id
+    assert run.tool_calls[0]["kind"] == "suspended"
+    assert run.tool_calls[0]["suspendPayload"] == {"reason": "pay inv-7?"}
+
+
+async def test_continue_suspended_claims_before_it_returns(db_url: str) -> None:
+    run_id = await _suspend(db_url)
+    one, deleted_one = deleting_agent()
+    two, deleted_two = deleting_agent()
+    async with (
+        Streamwise(agents=[one], storage=db_url),
+        Streamwise(agents=[two], storage=db_url),
+    ):
+        results = await asyncio.gather(
+            one.continue_suspended(run_id, "approve"),
+            two.continue_suspended(run_id, "approve"),
+            return_exceptions=True,
+        )
+        [won] = [r for r in results if not isinstance(r, BaseException)]
+        [lost] = [r for r in results if isinstance(r, BaseException)]
+        assert isinstance(lost, RunNotSuspendedError)
+        assert await won.text == "after: {'deleted': True}"
+        with pytest.raises(RunNotSuspendedError, match="not waiting"):
+            await one.continue_suspended(run_id, "approve")
+    assert deleted_one + deleted_two == ["r1"]
+
+
+async def test_continue_suspended_checks_a_run_held_here_and_its_stored_copy(db_url: str) -> None:
+    here, deleted_here = paying_agent()
+    there, deleted_there = paying_agent()
+    async with (
+        Streamwise(agents=[here], storage=db_url),
+        Streamwise(agents=[there], storage=db_url),
+    ):
+        out = here.stream("pay")
+        await out.wait()
+        with pytest.raises(RunNotSuspendedError, match="waiting for approval"):
+            await here.continue_suspended(out.run_id, "approve")
+        # ``there`` claims the stored copy first: ``here`` loses, though it holds the run.
+        resumed = await there.continue_suspended(
+            out.run_id, "resume", resume_data={"approved": True}
+        )
+        with pytest.raises(RunNotSuspendedError, match="another process"):
+            await here.continue_suspended(out.run_id, "resume", resume_data={"approved": True})
+        assert await resumed.text == "result: paid"
+    assert [d[0] for d in deleted_here + deleted_there].count(Approval(approved=True)) == 1
+
+
+async def test_continue_suspended_refuses_a_run_it_cannot_load_and_leaves_it_stored(
+    db_url: str,
+) -> None:
+    class Local(BaseModel):
+        ok: bool
+
+    tool = create_tool("delete", "Delete", Rec, _done, require_approval=True)
+    model = ScriptedModel([{"tool_calls": [{"name": "delete", "args": {"id": "r1"}}]}])
+    first = Agent("judge", model=model, tools=[tool])
+    async with Streamwise(agents=[first], storage=db_url):
+        out = first.stream("go", output=Local)
+        await out.wait()
+    agent = Agent("judge", model=model, tools=[tool])
+    async with Streamwise(agents=[agent], storage=db_url) as app:
+        with pytest.raises(RunNotContinuableError, match="cannot be continued here") as caught:
+            await agent.continue_suspended(out.run_id, "approve")
+        assert caught.value.run_id == out.run_id
+        assert "Local cannot be imported" in str(caught.value)
+        assert await app.storage.load_suspended("judge", out.run_id) is not None
+        # Still listed: another process may be able to continue it.
+        assert [r.run_id for r in await agent.list_suspended()] == [out.run_id]
+
+
+async def test_continue_suspended_without_storage_and_a_bad_action() -> None:
+    agent, deleted = deleting_agent()
+    out = agent.stream("delete r1")
+    await out.wait()
+    with pytest.raises(ConfigurationError, match="action must be"):
+        await agent.continue_suspended(out.run_id, "maybe")  # type: ignore[arg-type]
+    declined = await agent.continue_suspended(out.run_id, "decline", reason="no")
+    assert await declined.text == "after: no"
+    with pytest.raises(RunNotSuspendedError):
+        await agent.continue_suspended(out.run_id, "approve")
+    assert deleted == []

@@ -9,8 +9,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from streamwise import Agent, Streamwise
-from tests.agent.test_approval import deleting_agent
+import httpx
+from pydantic import BaseModel
+
+from streamwise import Agent, Streamwise, ToolContext, create_tool
+from streamwise.testing import ScriptedModel
+from tests.agent.test_approval import Rec, deleting_agent
 from tests.agent.test_suspended import paying_agent
 from tests.server.support import running_server
 from tests.server.test_app import client, frames
@@ -121,4 +125,171 @@ async def test_js_mastra_client_approves_on_a_second_server(db_url: str) -> None
     assert report["approvedText"] == "after: {'deleted': True}"
     assert report["againStatus"] == 409
     assert report["declinedText"] == "after: not today"
+    assert (deleted_first, deleted_second) == ([], ["r1"])
+
+
+async def test_suspended_runs_route_lists_runs_stored_and_held(db_url: str) -> None:
+    first, _ = deleting_agent()
+    body = {"messages": "delete r1", "memory": {"thread": "t1", "resource": "u1"}}
+    stored_id = await _suspend_over_http(db_url, first, body)
+    agent, _ = deleting_agent()
+    async with Streamwise(agents=[agent], storage=db_url) as app, client(app) as c:
+        held = frames((await c.post("/api/agents/admin/stream", json={"messages": "x"})).content)
+        held_id = held[0]["runId"]
+        listed = (await c.get("/api/agents/admin/suspended-runs")).json()
+        assert listed["total"] == 2
+        # Newest first, as Mastra lists runs.
+        assert [r["runId"] for r in listed["runs"]] == [held_id, stored_id]
+        older = listed["runs"][1]
+        assert older == {
+            "runId": stored_id,
+            "status": "suspended",
+            "threadId": "t1",
+            "resourceId": "u1",
+            "suspendedAt": older["suspendedAt"],
+            "toolCalls": [{"toolCallId": "c1", "toolName": "delete", "args": {"id": "r1"},
+                           "requiresApproval": True}],
+        }  # fmt: skip
+        assert older["suspendedAt"].endswith("Z")
+        assert "threadId" not in listed["runs"][0]
+
+        async def ids(query: str) -> tuple[list[str], int]:
+            response = await c.get(f"/api/agents/admin/suspended-runs?{query}")
+            assert response.status_code == 200
+            data = response.json()
+            return [r["runId"] for r in data["runs"]], data["total"]
+
+        assert await ids("threadId=t1") == ([stored_id], 1)
+        assert await ids("resourceId=u1&threadId=other") == ([], 0)
+        assert await ids("perPage=1&page=0") == ([held_id], 2)
+        assert await ids("perPage=1&page=1") == ([stored_id], 2)
+        assert await ids("perPage=1") == ([held_id, stored_id], 2)  # a page needs both
+        assert await ids("fromDate=2999-01-01T00:00:00.000Z") == ([], 0)
+        assert await ids("toDate=2999-01-01T00:00:00.000Z&fromDate=2000-01-01") == (
+            [held_id, stored_id],
+            2,
+        )
+        for bad in ("perPage=0", "page=-1", "perPage=x", "fromDate=yesterday"):
+            response = await c.get(f"/api/agents/admin/suspended-runs?{bad}")
+            assert response.status_code == 400, bad
+            assert bad.split("=")[0] in response.json()["error"]
+        missing = await c.get("/api/agents/nobody/suspended-runs")
+        assert missing.status_code == 404
+        # Approved, a run leaves the list.
+        approve = {"runId": stored_id}
+        frames((await c.post("/api/agents/admin/approve-tool-call", json=approve)).content)
+        assert await ids("") == ([held_id], 1)
+
+
+async def test_suspended_runs_route_without_storage_lists_runs_held_here() -> None:
+    agent, _ = deleting_agent()
+    async with client(Streamwise(agents=[agent])) as c:
+        first = frames((await c.post("/api/agents/admin/stream", json={"messages": "x"})).content)
+        listed = (await c.get("/api/agents/admin/suspended-runs")).json()
+        assert [r["runId"] for r in listed["runs"]] == [first[0]["runId"]]
+
+
+async def test_racing_approvals_on_two_apps_give_one_stream_and_one_409(db_url: str) -> None:
+    first, _ = deleting_agent()
+    run_id = await _suspend_over_http(db_url, first, {"messages": "delete r1"})
+    one, deleted_one = deleting_agent()
+    two, deleted_two = deleting_agent()
+    body = {"runId": run_id}
+    async with (
+        Streamwise(agents=[one], storage=db_url) as app_one,
+        Streamwise(agents=[two], storage=db_url) as app_two,
+        client(app_one) as c1,
+        client(app_two) as c2,
+    ):
+        responses = await asyncio.gather(
+            c1.post("/api/agents/admin/approve-tool-call", json=body),
+            c2.post("/api/agents/admin/approve-tool-call", json=body),
+        )
+    assert sorted(r.status_code for r in responses) == [200, 409]
+    [won] = [r for r in responses if r.status_code == 200]
+    [lost] = [r for r in responses if r.status_code == 409]
+    assert _types(frames(won.content))[-1] == "finish"
+    assert "not waiting" in lost.json()["error"]
+    assert deleted_one + deleted_two == ["r1"]
+
+
+async def test_racing_approvals_on_two_loopback_servers(db_url: str) -> None:
+    here, deleted_here = deleting_agent()
+    there, deleted_there = deleting_agent()
+    with (
+        running_server(Streamwise(agents=[here], storage=db_url), lifespan=True) as one,
+        running_server(Streamwise(agents=[there], storage=db_url), lifespan=True) as two,
+    ):
+        async with httpx.AsyncClient(timeout=30) as http:
+            suspended = await http.post(f"{one}/api/agents/admin/stream", json={"messages": "x"})
+            run_id = frames(suspended.content)[0]["runId"]
+            # ``one`` holds the run in memory (and stored it); ``two`` reads it from the store.
+            body = {"runId": run_id, "toolCallId": "c1"}
+            responses = await asyncio.gather(
+                http.post(f"{one}/api/agents/admin/approve-tool-call", json=body),
+                http.post(f"{two}/api/agents/admin/approve-tool-call", json=body),
+            )
+            listed = (await http.get(f"{two}/api/agents/admin/suspended-runs")).json()
+    assert sorted(r.status_code for r in responses) == [200, 409]
+    [won] = [r for r in responses if r.status_code == 200]
+    assert frames(won.content)[-1]["type"] == "finish"
+    assert listed == {"runs": [], "total": 0}
+    assert deleted_here + deleted_there == ["r1"]
+
+
+async def test_approving_a_run_whose_output_class_cannot_be_imported_is_a_500(
+    db_url: str,
+) -> None:
+    class Local(BaseModel):  # a class another process cannot import by its path
+        ok: bool
+
+    async def done(inp: Rec, ctx: ToolContext) -> str:
+        return "done"
+
+    tool = create_tool("delete", "Delete", Rec, done, require_approval=True)
+    model = ScriptedModel([{"tool_calls": [{"name": "delete", "args": {"id": "r1"}}]}])
+    first = Agent("judge", model=model, tools=[tool])
+    async with Streamwise(agents=[first], storage=db_url):
+        out = first.stream("go", output=Local)
+        await out.wait()
+    agent = Agent("judge", model=model, tools=[tool])
+    async with Streamwise(agents=[agent], storage=db_url) as app, client(app) as c:
+        response = await c.post("/api/agents/judge/approve-tool-call", json={"runId": out.run_id})
+        assert response.status_code == 500
+        error = response.json()
+        assert error["runId"] == out.run_id
+        assert error["error"] == (
+            f"run {out.run_id!r} cannot be continued here: its structured-output class "
+            f"{Local.__module__}.{Local.__qualname__} cannot be imported in this process "
+            "(define the output model at module level); it still waits"
+        )
+        assert await app.storage.load_suspended("judge", out.run_id) is not None
+        listed = (await c.get("/api/agents/judge/suspended-runs")).json()
+        assert [r["runId"] for r in listed["runs"]] == [out.run_id]
+
+
+async def test_js_mastra_client_lists_suspended_runs_on_a_second_server(db_url: str) -> None:
+    first, deleted_first = deleting_agent()
+    second, deleted_second = deleting_agent()
+    with (
+        running_server(Streamwise(agents=[first], storage=db_url), lifespan=True) as one,
+        running_server(Streamwise(agents=[second], storage=db_url), lifespan=True) as two,
+    ):
+        report = await asyncio.to_thread(node, "mastra_suspended_runs.mjs", one, two)
+    thread_run, plain_run = report["threadRunId"], report["plainRunId"]
+    listed = report["all"]
+    assert listed["total"] == 2
+    assert [r["runId"] for r in listed["runs"]] == [plain_run, thread_run]
+    newest, oldest = listed["runs"]
+    assert oldest["threadId"] == "t1"
+    assert oldest["resourceId"] == "u1"
+    assert oldest["status"] == "suspended"
+    assert oldest["toolCalls"] == [{"toolCallId": "c1", "toolName": "delete",
+                                    "args": {"id": "r1"}, "requiresApproval": True}]  # fmt: skip
+    assert "threadId" not in newest
+    assert report["byThreadIds"] == [thread_run]
+    assert (report["pageIds"], report["pageTotal"]) == ([thread_run], 2)
+    assert report["futureTotal"] == 0
+    assert report["approvedText"] == "after: {'deleted': True}"
+    assert report["afterIds"] == [plain_run]
     assert (deleted_first, deleted_second) == ([], ["r1"])

@@ -13,6 +13,7 @@ from ._output import StepResult as StepResult
 from ._processors import InputProcessor as InputProcessor
 from ._processors import OutputProcessor as OutputProcessor
 from ._processors import ProcessorContext as ProcessorContext
+from ._suspended import SuspendedRun as SuspendedRun
 from ._suspended import SuspendedRunStore as SuspendedRunStore
 
 __all__ = (
@@ -29,5 +30,6 @@ __all__ = (
     "OutputProcessor",
     "ProcessorContext",
     "StepResult",
+    "SuspendedRun",
     "SuspendedRunStore",
 )

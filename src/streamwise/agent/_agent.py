@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import inspect
 import uuid
@@ -16,22 +15,13 @@ from ..errors import ConfigurationError, RunCanceledError
 from ..models import LanguageModel, ToolSpec, resolve_model
 from ..stream import Chunk, current_run
 from ..tools import AppRegistry, Tool, ToolContext, create_tool
+from ._approvals import HumanInTheLoop
 from ._input import AgentInput, to_messages
-from ._loop import Decision, LoopConfig, Resume, SuspendedState, run_agent
+from ._loop import LoopConfig, run_agent
 from ._memory import Memory, MemoryOptions
 from ._output import AgentOutput, GenerateResult, StepResult
 from ._processors import InputProcessor, OutputProcessor
-from ._suspended import (
-    HeldRun,
-    SuspendedRunStore,
-    claimed_elsewhere,
-    dump_suspended,
-    load_suspended,
-    not_waiting,
-    select_waiting,
-    waiting_calls,
-)
-from ._tool_calls import PendingCall
+from ._suspended import HeldRun, SuspendedRunStore
 
 __all__ = ("Agent", "Instructions")
 
@@ -45,7 +35,7 @@ class AgentPrompt(pydantic.BaseModel):
     prompt: str = pydantic.Field(description="What to ask the agent.")
 
 
-class Agent:
+class Agent(HumanInTheLoop):
     """An agent: a model that may call tools, streaming every chunk of what it does.
 
     Args:
@@ -231,276 +221,6 @@ class Agent:
     ) -> None:
         await before()
         await run_agent(out, cfg)
-
-    def _prepare(self, out: AgentOutput, cfg: LoopConfig) -> None:
-        """Hook a run up to memory and to the suspended runs (in memory, and stored)."""
-        if cfg.memory is not None:
-            out.add_end_hook(cfg.memory.end)
-        kept: list[HeldRun] = []
-
-        def on_suspend(state: SuspendedState) -> None:
-            entry = HeldRun(state, cfg, out)
-            kept.append(entry)
-            self._keep_suspended(entry)
-
-        cfg.on_suspend = on_suspend
-        suspensions = self.suspensions
-        if suspensions is not None:
-
-            async def store_suspended(run: Any) -> None:
-                # An end hook: it runs after memory's (the run is recorded ``suspended``) and
-                # before readers see the end, so once the stream ends the state is stored.
-                if kept and out._status == "suspended":
-                    entry = kept[-1]
-                    entry.token = await suspensions.save_suspended(
-                        self.id, entry.state.run_id, dump_suspended(entry.state, entry.cfg)
-                    )
-
-            out.add_end_hook(store_suspended)
-
-    # -- human in the loop -------------------------------------------------------------------
-
-    def _keep_suspended(self, entry: HeldRun) -> None:
-        self._suspended.pop(entry.state.run_id, None)
-        self._suspended[entry.state.run_id] = entry
-        while len(self._suspended) > self.max_suspended_runs:
-            # Dropped here only: a stored copy stays, and is read back when needed.
-            self._suspended.popitem(last=False)
-
-    def suspended_runs(self) -> list[str]:
-        """The ids of the runs this process holds that wait for approval or resume data
-        (oldest first; with storage, other runs may wait in the store)."""
-        return list(self._suspended)
-
-    async def find_suspended(self, run_id: str) -> list[dict[str, Any]] | None:
-        """The calls ``run_id`` waits on (as ``out.suspended`` lists them), or None when it
-        waits on nothing.
-
-        With storage, the store is asked (another process may have continued a stored run),
-        and a run this process did not hold is held from now on, so that
-        :meth:`approve_tool_call` and the others check their arguments at once (a server does
-        this to answer an unknown run with an HTTP error, not with a failed stream).
-
-        Raises:
-            ConfigurationError: the stored run cannot be continued here (see
-                ``docs/storage.md``).
-        """
-        entry = self._suspended.get(run_id)
-        suspensions = self.suspensions
-        if suspensions is not None and (entry is None or entry.token is not None):
-            # A stored run: the store decides, for another process may have continued it.
-            loaded = await suspensions.load_suspended(self.id, run_id)
-            if self._suspended.get(run_id) is not entry:
-                entry = self._suspended.get(run_id)  # changed here meanwhile: that wins
-            elif loaded is None:
-                if entry is not None:
-                    del self._suspended[run_id]  # continued or cancelled elsewhere
-                entry = None
-            elif entry is None or entry.token != loaded[0]:
-                token, data = loaded
-                entry = HeldRun(*self._stored_config(data, run_id, self._registry()), None, token)
-                self._keep_suspended(entry)
-        return None if entry is None else waiting_calls(entry.state.pending)
-
-    async def cancel_suspended(self, run_id: str) -> bool:
-        """Drop a run that waits for approval or resume data, here and in storage (where its
-        recorded status becomes ``canceled``): it can no longer be continued anywhere.
-
-        Returns False when the run waits on nothing (unknown, running, ended, or continued).
-        """
-        entry = self._suspended.pop(run_id, None)
-        if self.suspensions is None:
-            return entry is not None
-        if entry is not None and entry.origin is not None:
-            await entry.origin.wait()  # its end hook may be storing the state right now
-        stored = await self.suspensions.discard_suspended(self.id, run_id, canceled=True)
-        return stored or (entry is not None and entry.token is None)
-
-    def approve_tool_call(
-        self,
-        run_id: str,
-        *,
-        tool_call_id: str | None = None,
-        on_chunk: Callable[[Chunk], Any] | None = None,
-    ) -> AgentOutput:
-        """Run the call(s) waiting for approval in ``run_id`` and go on, in a new stream.
-
-        With storage, a run this process does not hold is read from the store in the new
-        stream's task: then a run that is not waiting ends that stream with an ``error``
-        chunk (``await out.error`` is the :class:`RunNotSuspendedError`) instead of raising
-        here. So does losing the run to another process that claimed it first.
-
-        Args:
-            run_id: the suspended run (its new stream keeps the id).
-            tool_call_id: the call to approve; default every call waiting for approval.
-
-        Raises:
-            RunNotSuspendedError: the run is not waiting (unknown, finished, or resumed already).
-        """
-        return self._continue(run_id, tool_call_id, Decision("approve"), "approval", on_chunk)
-
-    def decline_tool_call(
-        self,
-        run_id: str,
-        *,
-        tool_call_id: str | None = None,
-        reason: str | None = None,
-        on_chunk: Callable[[Chunk], Any] | None = None,
-    ) -> AgentOutput:
-        """Decline the waiting call(s): the model reads that the user did not approve (or
-        ``reason``), and goes on. Errors as for :meth:`approve_tool_call`."""
-        return self._continue(
-            run_id, tool_call_id, Decision("decline", reason), "approval", on_chunk
-        )
-
-    def resume_stream(
-        self,
-        resume_data: Any,
-        *,
-        run_id: str,
-        tool_call_id: str | None = None,
-        on_chunk: Callable[[Chunk], Any] | None = None,
-    ) -> AgentOutput:
-        """Run a call that suspended itself again, with ``ctx.resume_data = resume_data``.
-
-        Args:
-            resume_data: data for the tool (validated against its ``resume_schema``).
-            run_id: the suspended run (its new stream keeps the id).
-            tool_call_id: which suspended call; needed only when several wait.
-
-        Raises:
-            RunNotSuspendedError: the run is not waiting (unknown, finished, or resumed
-                already); with storage, see :meth:`approve_tool_call`.
-        """
-        return self._continue(
-            run_id, tool_call_id, Decision("resume", resume_data), "suspended", on_chunk
-        )
-
-    def _continue(
-        self,
-        run_id: str,
-        tool_call_id: str | None,
-        decision: Decision,
-        kind: str,
-        on_chunk: Callable[[Chunk], Any] | None,
-    ) -> AgentOutput:
-        registry = self._registry()
-        entry = self._suspended.get(run_id)
-        if entry is None:
-            suspensions = self.suspensions
-            if suspensions is None:
-                raise not_waiting(self.id, run_id)
-            # Not held here: read it from the store in the new stream's own task.
-            out = AgentOutput(agent_id=self.id, run_id=run_id, on_chunk=on_chunk)
-            out.app = registry
-            out._launch(
-                self._continue_stored(suspensions, out, tool_call_id, decision, kind, registry)
-            )
-            return out
-        waiting = select_waiting(entry.state, tool_call_id, kind)
-        del self._suspended[run_id]  # claimed: a second resume gets RunNotSuspendedError
-        cfg = self._continued(entry.cfg, entry.state, waiting, decision, registry)
-        suspensions = self.suspensions
-        if suspensions is None:
-            return self._start(cfg, run_id, on_chunk)
-
-        async def claim() -> None:
-            # Held here, maybe stored too: the stored copy is claimed as well, so that of two
-            # processes continuing the run, one wins.
-            if entry.origin is not None:
-                await entry.origin.wait()  # its end hook stores the state and its token
-            if entry.token is not None and not await suspensions.claim_suspended(
-                self.id, run_id, entry.token
-            ):
-                raise claimed_elsewhere(self.id, run_id)
-
-        return self._start(cfg, run_id, on_chunk, claim)
-
-    async def _continue_stored(
-        self,
-        suspensions: SuspendedRunStore,
-        out: AgentOutput,
-        tool_call_id: str | None,
-        decision: Decision,
-        kind: str,
-        registry: AppRegistry | None,
-    ) -> None:
-        """The producer of a continuation of a stored run: load, check, claim, run."""
-        run_id = out.run_id
-        loaded = await suspensions.load_suspended(self.id, run_id)
-        if loaded is None:
-            raise not_waiting(self.id, run_id)
-        token, data = loaded
-        state, old = self._stored_config(data, run_id, registry)
-        waiting = select_waiting(state, tool_call_id, kind)
-        if not await suspensions.claim_suspended(self.id, run_id, token):
-            raise claimed_elsewhere(self.id, run_id)
-        self._suspended.pop(run_id, None)  # a copy read by find_suspended meanwhile is stale
-        cfg = self._continued(old, state, waiting, decision, registry)
-        self._prepare(out, cfg)
-        await run_agent(out, cfg)
-
-    def _stored_config(
-        self, data: dict[str, Any], run_id: str, registry: AppRegistry | None
-    ) -> tuple[SuspendedState, LoopConfig]:
-        """A stored run's state, and the config it ran with: the agent's model, instructions,
-        tools and processors, with the options stored for the run."""
-        stored = load_suspended(data, run_id)
-        cfg = LoopConfig(
-            agent_id=self.id,
-            model=self.model,
-            instructions=self.instructions,
-            tools=self.tools,
-            tool_specs=self._tool_specs,
-            messages=[],
-            max_steps=stored.max_steps,
-            runtime_context=stored.runtime_context,
-            registry=registry,
-            output=stored.output,
-            require_tool_approval=stored.require_tool_approval,
-            input_processors=self.input_processors,
-            output_processors=self.output_processors,
-            memory_options=stored.memory_options,
-        )
-        if stored.recorded and self.memory is not None:
-            # Only whether the run had a session matters to _continued, which makes a new one.
-            cfg.memory = self.memory.session(
-                agent_id=self.id,
-                run_id=run_id,
-                options=stored.memory_options,
-                messages=[],
-                continues=True,
-            )
-        return stored.state, cfg
-
-    def _continued(
-        self,
-        old: LoopConfig,
-        state: SuspendedState,
-        waiting: list[PendingCall],
-        decision: Decision,
-        registry: AppRegistry | None,
-    ) -> LoopConfig:
-        """The config that continues a suspended run with ``decision`` for ``waiting``."""
-        run_id = state.run_id
-        return dataclasses.replace(
-            old,
-            registry=registry or old.registry,
-            resume=Resume(state, {p.tool_call_id: decision for p in waiting}),
-            # The first stream stored the input and its answer; this one continues the run's
-            # log and stores what it adds as the next answer.
-            memory=(
-                self.memory.session(
-                    agent_id=self.id,
-                    run_id=run_id,
-                    options=old.memory_options,
-                    messages=[],
-                    continues=True,
-                )
-                if self.memory is not None and old.memory is not None
-                else None
-            ),
-        )
 
     async def generate(
         self,

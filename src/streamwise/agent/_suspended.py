@@ -17,25 +17,31 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol, cast
 
 import orjson
 import pydantic
 
-from ..errors import ConfigurationError, RunNotSuspendedError
+from ..errors import ConfigurationError, RunNotContinuableError, RunNotSuspendedError
 from ..models import ModelMessage
-from ._loop import LoopConfig, SuspendedState
+from ._loop import Decision, LoopConfig, SuspendedState
 from ._memory import MemoryOptions
 from ._output import AgentOutput
 from ._tool_calls import PendingCall
 
 __all__ = (
     "FORMAT",
+    "Action",
     "HeldRun",
     "StoredRun",
+    "SuspendedRun",
     "SuspendedRunStore",
     "claimed_elsewhere",
+    "decision_for",
+    "describe_held",
+    "describe_stored",
     "dump_suspended",
     "load_suspended",
     "not_waiting",
@@ -71,6 +77,31 @@ class SuspendedRunStore(Protocol):
         the run's recorded status becomes ``canceled``."""
         ...
 
+    async def list_suspended_states(self, agent_id: str) -> list[tuple[str, int, dict[str, Any]]]:
+        """``(run_id, stored_at_ms, state)`` of every stored run of the agent, oldest first."""
+        ...
+
+
+Action = Literal["approve", "decline", "resume"]
+"""What continues a suspended run: approve or decline its waiting calls, or resume one."""
+
+
+@dataclass(frozen=True, slots=True)
+class SuspendedRun:
+    """A run that waits for approval or resume data, as :meth:`Agent.list_suspended` lists it."""
+
+    run_id: str
+    """The run to pass to ``approve_tool_call`` / ``decline_tool_call`` / ``resume_stream``."""
+    suspended_at: datetime
+    """When it suspended (UTC; for a stored run, when it was stored)."""
+    thread_id: str | None
+    """The memory thread it ran with, if any."""
+    resource_id: str | None
+    """The memory resource it ran with, if any."""
+    tool_calls: list[dict[str, Any]]
+    """The waiting calls, as ``out.suspended`` lists them: ``{toolCallId, toolName, args, kind,
+    suspendPayload}`` with ``kind`` ``approval`` or ``suspended``."""
+
 
 @dataclass(slots=True)
 class StoredRun:
@@ -96,6 +127,8 @@ class HeldRun:
     """The stream that suspended (its end hook stores the state); None when read from storage."""
     token: str | None = None
     """The stored copy's claim token, once stored."""
+    suspended_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    """When the run suspended (or, read from storage, was stored)."""
 
 
 def not_waiting(agent_id: str, run_id: str) -> RunNotSuspendedError:
@@ -113,6 +146,51 @@ def claimed_elsewhere(agent_id: str, run_id: str) -> RunNotSuspendedError:
         f"run {run_id!r} of agent {agent_id!r} is not waiting for approval or resume data: "
         "another process continued it first (resumed already)",
         run_id=run_id,
+    )
+
+
+def decision_for(action: Action, *, reason: str | None, resume_data: Any) -> tuple[Decision, str]:
+    """The decision ``action`` makes for the calls it addresses, and the kind of call it needs
+    (``approval`` or ``suspended``).
+
+    Raises:
+        ConfigurationError: ``action`` is none of ``approve``, ``decline``, ``resume``.
+    """
+    if action == "approve":
+        return Decision("approve"), "approval"
+    if action == "decline":
+        return Decision("decline", reason), "approval"
+    if action == "resume":
+        return Decision("resume", resume_data), "suspended"
+    raise ConfigurationError(f"action must be 'approve', 'decline' or 'resume', got {action!r}")
+
+
+def describe_held(entry: HeldRun) -> SuspendedRun:
+    """How a run held in memory is listed."""
+    memory: Mapping[str, Any] = entry.cfg.memory_options or {}
+    return SuspendedRun(
+        run_id=entry.state.run_id,
+        suspended_at=entry.suspended_at,
+        thread_id=memory.get("thread"),
+        resource_id=memory.get("resource"),
+        tool_calls=waiting_calls(entry.state.pending),
+    )
+
+
+def describe_stored(run_id: str, stored_at_ms: int, data: Mapping[str, Any]) -> SuspendedRun:
+    """How a stored run is listed, read from its JSON form without loading it (a run whose
+    output class cannot be imported here is listed too: another process may continue it)."""
+    memory: Mapping[str, Any] = data.get("memory") or {}
+    pending = [
+        PendingCall(dict(p["call"]), p["kind"], p.get("suspendPayload"))
+        for p in data.get("pending") or ()
+    ]
+    return SuspendedRun(
+        run_id=run_id,
+        suspended_at=datetime.fromtimestamp(stored_at_ms / 1000, UTC),
+        thread_id=memory.get("thread"),
+        resource_id=memory.get("resource"),
+        tool_calls=waiting_calls(pending),
     )
 
 
@@ -185,13 +263,14 @@ def load_suspended(data: Mapping[str, Any], run_id: str) -> StoredRun:
     """A suspended run from its JSON form.
 
     Raises:
-        ConfigurationError: the form is of another version, or the run's structured-output
+        RunNotContinuableError: the form is of another version, or the run's structured-output
             class cannot be imported in this process.
     """
     if data.get("format") != FORMAT:
-        raise ConfigurationError(
-            f"run {run_id!r} was suspended by a streamwise that stores format "
-            f"{data.get('format')!r}; this one reads format {FORMAT}"
+        raise RunNotContinuableError(
+            f"run {run_id!r} cannot be continued here: it was stored suspended in format "
+            f"{data.get('format')!r} and this streamwise reads format {FORMAT}; it still waits",
+            run_id=run_id,
         )
     conversation: list[ModelMessage] = list(data["conversation"])
     pending = [
@@ -250,8 +329,10 @@ def _import_output(spec: Any, run_id: str) -> type[pydantic.BaseModel] | None:
         except (ImportError, AttributeError):
             found = None
     if not (isinstance(found, type) and issubclass(found, pydantic.BaseModel)):
-        raise ConfigurationError(
-            f"run {run_id!r} was suspended with structured output {name}, which cannot be "
-            "imported here: define the output model at module level"
+        raise RunNotContinuableError(
+            f"run {run_id!r} cannot be continued here: its structured-output class {name} "
+            "cannot be imported in this process (define the output model at module level); "
+            "it still waits",
+            run_id=run_id,
         )
     return found

@@ -1,15 +1,21 @@
-"""Mastra's agent routes (PROTOCOL.md §7): list, describe, stream, generate, observe, cancel."""
+"""Mastra's agent routes (PROTOCOL.md §7): list, describe, stream, generate, observe, cancel,
+and the human in the loop: approve, decline, resume, list suspended runs."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from ..agent import Agent, AgentOutput, MemoryOptions
-from ..errors import ConfigurationError, InvalidIdError, RunNotSuspendedError
+from ..errors import (
+    ConfigurationError,
+    InvalidIdError,
+    RunNotContinuableError,
+    RunNotSuspendedError,
+)
 from ._bodies import (
     AgentObserveBody,
     AgentResumeBody,
@@ -24,6 +30,7 @@ from ._sse import sse_events
 from ._state import ServerState
 from ._streaming import ChunkStreamResponse, SSEFraming
 from ._summaries import agent_summary
+from ._suspended_runs import list_suspended_runs
 
 __all__ = ("agent_routes", "start_agent_run")
 
@@ -158,7 +165,9 @@ def agent_routes(state: ServerState) -> list[Route]:
             heartbeat_interval=state.settings.heartbeat_interval,
         )
 
-    async def continued(request: Request, action: str) -> Response | ChunkStreamResponse:
+    async def continued(
+        request: Request, action: Literal["approve", "decline", "resume"]
+    ) -> Response | ChunkStreamResponse:
         """Approve, decline or resume a suspended run: a new stream with the same run id."""
         agent_id = request.path_params["agent_id"]
         agent = state.agent(agent_id)
@@ -168,30 +177,28 @@ def agent_routes(state: ServerState) -> list[Route]:
             body: AgentResumeBody | ToolDecisionBody
             if action == "resume":
                 body = await read_body(request, AgentResumeBody, limit=limit)
+                resume_data, reason = body.resume_data, None
             else:
                 body = await read_body(request, ToolDecisionBody, limit=limit)
-            # A run this process does not hold is read from storage now, so that an unknown
-            # run (or a wrong decision) is answered here, not by a stream that fails.
-            if await agent.find_suspended(body.run_id) is None:
-                return error_response(
-                    409,
-                    f"run {body.run_id!r} of agent {agent_id!r} is not waiting for approval or "
-                    "resume data (unknown, finished, or resumed already)",
-                )
-            if isinstance(body, AgentResumeBody):
-                out = agent.resume_stream(
-                    body.resume_data, run_id=body.run_id, tool_call_id=body.tool_call_id
-                )
-            elif action == "approve":
-                out = agent.approve_tool_call(body.run_id, tool_call_id=body.tool_call_id)
-            else:
-                out = agent.decline_tool_call(
-                    body.run_id, tool_call_id=body.tool_call_id, reason=body.reason
-                )
+                resume_data, reason = None, body.reason
+            # The run is read (from storage, when this process does not hold it) and claimed
+            # before we answer: an unknown run, a wrong decision, or a run another process
+            # claimed first is a 409 here, never a 200 whose stream fails.
+            out = await agent.continue_suspended(
+                body.run_id,
+                action,
+                tool_call_id=body.tool_call_id,
+                reason=reason,
+                resume_data=resume_data,
+            )
         except BodyError as exc:
             return error_response(exc.status, exc.message, issues=exc.issues)
         except RunNotSuspendedError as exc:
             return error_response(409, str(exc))
+        except RunNotContinuableError as exc:
+            # The request is fine and the run waits; this process cannot load it (its
+            # deployment lacks the output class, or reads another format): a server fault.
+            return error_response(500, str(exc), runId=exc.run_id)
         except (ConfigurationError, InvalidIdError) as exc:
             return error_response(400, f"invalid request body: {exc}")
         state.runs.add(agent.id, out)
@@ -207,6 +214,9 @@ def agent_routes(state: ServerState) -> list[Route]:
 
     async def resume_stream(request: Request) -> Response | ChunkStreamResponse:
         return await continued(request, "resume")
+
+    async def suspended_runs(request: Request) -> Response:
+        return await list_suspended_runs(state, request)
 
     async def cancel(request: Request) -> Response:
         agent_id = request.path_params["agent_id"]
@@ -246,4 +256,5 @@ def agent_routes(state: ServerState) -> list[Route]:
         Route("/api/agents/{agent_id}/approve-tool-call", approve, methods=["POST"]),
         Route("/api/agents/{agent_id}/decline-tool-call", decline, methods=["POST"]),
         Route("/api/agents/{agent_id}/resume-stream", resume_stream, methods=["POST"]),
+        Route("/api/agents/{agent_id}/suspended-runs", suspended_runs, methods=["GET"]),
     ]

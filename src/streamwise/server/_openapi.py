@@ -39,6 +39,9 @@ _ROUTES: tuple[tuple[str, str, str, type[pydantic.BaseModel] | None, dict[str, A
      ToolDecisionBody, _SSE),
     ("post", "/api/agents/{agentId}/resume-stream", "Resume a suspended tool call (SSE)",
      AgentResumeBody, _SSE),
+    ("get", "/api/agents/{agentId}/suspended-runs",
+     "Runs waiting for approval or resume data (?threadId=&resourceId=&fromDate=&toDate="
+     "&perPage=&page=)", None, _JSON),
     ("get", "/api/workflows", "List workflows", None, _JSON),
     ("get", "/api/workflows/{workflowId}", "Describe a workflow", None, _JSON),
     ("post", "/api/workflows/{workflowId}/create-run", "Create a run (?runId= optional)", None,

@@ -22,7 +22,8 @@ __all__ = ("SuspendedMixin",)
 
 
 class SuspendedMixin(StoreBase):
-    """``save_suspended``, ``load_suspended``, ``claim_suspended``, ``discard_suspended``."""
+    """``save_suspended``, ``load_suspended``, ``claim_suspended``, ``discard_suspended``,
+    ``list_suspended``, ``list_suspended_states``."""
 
     async def save_suspended(self, agent_id: str, run_id: str, state: dict[str, Any]) -> str:
         """Store (or replace) an agent run's suspended state; return its new claim token."""
@@ -96,3 +97,17 @@ class SuspendedMixin(StoreBase):
         )
         async with self._tx() as conn:
             return [str(r) for r in (await conn.execute(query)).scalars().all()]
+
+    async def list_suspended_states(self, agent_id: str) -> list[tuple[str, int, dict[str, Any]]]:
+        """``(run_id, stored_at_ms, state)`` of an agent's stored suspended runs, oldest first
+        (one query; each state is the whole JSON form, conversation included)."""
+        check_id(agent_id, "agent id")
+        table = s.suspended_runs
+        query = (
+            sa.select(table.c.run_id, table.c.created_at, table.c.state)
+            .where(table.c.agent_id == agent_id)
+            .order_by(table.c.created_at, table.c.run_id)
+        )
+        async with self._tx() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(str(r[0]), int(r[1]), loads(r[2])) for r in rows]
