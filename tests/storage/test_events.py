@@ -104,11 +104,16 @@ def _stretch_run() -> tuple[list[Chunk], list[list[Any]], list[str]]:
 def test_events_stretch_packer_round_trips_whatever_the_batches(batch: int) -> None:
     chunks, marks, pieces = _stretch_run()
     pack = stretch_packer(
-        marks, pieces, lambda i: chunks[i] if i < len(chunks) else None, "r", "AGENT"
+        marks,
+        pieces,
+        lambda start, stop: chunks[start:stop],
+        lambda i: chunks[i] if i < len(chunks) else None,
+        "r",
+        "AGENT",
     )
     items: list[Any] = []
     for start in range(0, len(chunks), batch):
-        part = pack(start, chunks[start : start + batch])
+        part = pack(start, min(start + batch, len(chunks)))
         assert unpack_chunks(orjson.loads(orjson.dumps(part))) == chunks[start : start + batch]
         items.extend(part)
     # The contiguous stretches are packed whole (one item per batch they touch); the one a
@@ -123,5 +128,7 @@ def test_events_stretch_packer_sees_a_stretch_that_is_not_what_its_mark_says() -
     chunks, marks, pieces = _stretch_run()
     # The "a" stretch's last chunk is not where a contiguous stretch would end: not trusted.
     marks[0][3] = chunks[5]
-    pack = stretch_packer(marks, pieces, chunks.__getitem__, "r", "AGENT")
-    assert unpack_chunks(pack(0, chunks)) == chunks
+    pack = stretch_packer(
+        marks, pieces, lambda start, stop: chunks[start:stop], chunks.__getitem__, "r", "AGENT"
+    )
+    assert unpack_chunks(pack(0, len(chunks))) == chunks

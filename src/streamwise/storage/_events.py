@@ -68,49 +68,50 @@ def pack_chunks(batch: list[Chunk]) -> list[Any]:
 def stretch_packer(
     marks: list[list[Any]],
     pieces: list[str],
+    window: Callable[[int, int], list[Chunk]],
     chunk_at: Callable[[int], Chunk | None],
     run_id: str,
     source: str,
-) -> Callable[[int, list[Chunk]], list[Any]]:
+) -> Callable[[int, int], list[Any]]:
     """A packer that knows where a run's text deltas are (``AgentOutput.text_marks()``), so a
-    stretch of deltas becomes one ``~td`` item without looking at each chunk: its texts are a
+    stretch of deltas becomes one ``~td`` item without reading its chunks: its texts are a
     slice of ``pieces``, and one identity check says the stretch is contiguous (its last chunk,
     ``chunk_at(offset)``, sits where it would if nothing came between its deltas). A stretch
     still being written is checked chunk by chunk (in C). A stretch that is not contiguous (a
-    tool wrote between two deltas) and every other chunk go to :func:`pack_chunks`.
+    tool wrote between two deltas) and every other chunk (``window(start, stop)``) go to
+    :func:`pack_chunks`.
 
-    ``packer(start, batch)`` packs ``batch``, the run's chunks from offset ``start`` on.
+    ``packer(start, stop)`` packs the run's chunks ``start..stop-1``.
     """
 
-    def pack(start: int, batch: list[Chunk]) -> list[Any]:
-        end = start + len(batch)
+    def pack(start: int, stop: int) -> list[Any]:
         out: list[Any] = []
         pos = start  # the first offset not packed yet
         k = max(bisect.bisect_right(marks, start, key=_first) - 1, 0)
         n = len(marks)
         while k < n:
             first, index, part_id, last = marks[k]
-            if first >= end:
+            if first >= stop:
                 break
             k += 1
             count = (marks[k][1] if k < n else len(pieces)) - index
-            lo, hi = max(first, pos), min(first + count, end)
+            lo, hi = max(first, pos), min(first + count, stop)
             if hi <= lo:
                 continue
             if last is not None:
                 contiguous = chunk_at(first + count - 1) is last
             else:
-                stretch = batch[lo - start : hi - start]
+                stretch = window(lo, hi)
                 contiguous = list(map(_type, stretch)).count("text-delta") == len(stretch)
             if not contiguous:
                 continue
             if lo > pos:
-                out.extend(pack_chunks(batch[pos - start : lo - start]))
+                out.extend(pack_chunks(window(pos, lo)))
             texts = pieces[index + lo - first : index + hi - first]
             out.append({"~td": [run_id, source, part_id, texts]})
             pos = hi
-        if pos < end:
-            out.extend(pack_chunks(batch[pos - start :]))
+        if pos < stop:
+            out.extend(pack_chunks(window(pos, stop)))
         return out
 
     return pack
@@ -149,31 +150,61 @@ class RunEvents:
         source: ``source(offset)`` returns the run's chunks from ``offset`` on
             (``run.chunks_from``).
         written: the number of chunks already in the log.
-        pack: ``pack(offset, batch)`` gives a batch's stored form (default: :func:`pack_chunks`;
-            an agent run's :func:`stretch_packer` is faster).
+        pack: ``pack(start, stop)`` gives the stored form of the chunks ``start..stop-1``
+            (default: :func:`pack_chunks` of them; an agent run's :func:`stretch_packer` is
+            faster).
+        count: how many chunks the run has written (with ``window``: the run's chunks are then
+            never copied to be written, only the stretches that need it are read).
+        window: ``window(start, stop)`` returns the chunks ``start..stop-1``.
     """
 
-    __slots__ = ("pack", "run_id", "source", "written")
+    __slots__ = ("_pack", "_taken", "count", "run_id", "source", "window", "written")
 
     def __init__(
         self,
         run_id: str,
         source: Callable[[int], list[Chunk]],
         written: int = 0,
-        pack: Callable[[int, list[Chunk]], list[Any]] | None = None,
+        pack: Callable[[int, int], list[Any]] | None = None,
+        *,
+        count: Callable[[], int] | None = None,
+        window: Callable[[int, int], list[Chunk]] | None = None,
     ) -> None:
         self.run_id = run_id
         self.source = source
         self.written = written
-        self.pack = pack if pack is not None else (lambda _start, batch: pack_chunks(batch))
+        self.count = count if window is not None else None
+        self.window = window
+        self._pack = pack
+        self._taken: tuple[int, list[Chunk]] = (written, [])
 
-    def take(self) -> tuple[int, list[Chunk]]:
-        """The chunks not yet written and the sequence number of the first; counts them as
-        written (see :meth:`put_back`)."""
+    def take(self) -> tuple[int, int]:
+        """The offsets ``start, stop`` of the chunks not yet written; counts them as written
+        (see :meth:`put_back`)."""
         start = self.written
-        batch = self.source(start)
-        self.written = start + len(batch)
-        return start, batch
+        if self.count is not None:
+            stop = self.count()
+        else:
+            batch = self.source(start)
+            self._taken = (start, batch)
+            stop = start + len(batch)
+        self.written = stop
+        return start, stop
+
+    def chunks(self, start: int, stop: int) -> list[Chunk]:
+        """The chunks ``start..stop-1`` (of those taken last, without a window)."""
+        if self.window is not None:
+            return self.window(start, stop)
+        first, batch = self._taken
+        if start < first or stop > first + len(batch):
+            batch, first = self.source(start), start
+        return batch[start - first : stop - first]
+
+    def pack(self, start: int, stop: int) -> list[Any]:
+        """The stored form of the chunks ``start..stop-1``."""
+        if self._pack is not None:
+            return self._pack(start, stop)
+        return pack_chunks(self.chunks(start, stop))
 
     def put_back(self, start: int) -> None:
         """Count the chunks from ``start`` as not written (their write failed)."""
@@ -264,19 +295,19 @@ class EventLog:
 
     def _rows(self, run: RunEvents, now: int) -> tuple[int, list[Row], list[Any]]:
         """The rows for the run's unwritten chunks: (first seq, rows, their packed items)."""
-        start, batch = run.take()
+        start, stop = run.take()
         step = self.batch_size
         rows: list[Row] = []
         items: list[Any] = []
-        for i in range(0, len(batch), step):
-            part = batch[i : i + step]
-            packed = run.pack(start + i, part)
+        for first in range(start, stop, step):
+            last = min(first + step, stop)
+            packed = run.pack(first, last)
             items.extend(packed)
             rows.append(
                 {
                     "run_id": run.run_id,
-                    "start_seq": start + i,
-                    "end_seq": start + i + len(part),
+                    "start_seq": first,
+                    "end_seq": last,
                     "chunks": dump_bytes(packed),
                     "created_at": now,
                 }

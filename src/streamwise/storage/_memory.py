@@ -8,7 +8,7 @@ from typing import Any
 from ..agent import DEFAULT_LAST_MESSAGES, AgentOutput, MemoryOptions
 from ..errors import ConfigurationError
 from ..models import ModelMessage
-from ..stream import RunOutput
+from ..stream import Chunk, RunOutput
 from ._events import Row, RunEvents, pack_chunks, stretch_packer
 from ._history import to_model_messages, user_parts
 from ._ids import check_id
@@ -135,15 +135,10 @@ class StoreMemorySession:
                 resource_id=self.resource_id,
             )
             self._base = base
-            self._events = RunEvents(
-                self.run_id,
-                lambda offset: run.chunks_from(offset - base),
-                written=base,
-                pack=_packer(run, base),
-            )
+            self._events = _run_events(self.run_id, run, base)
             store.events.attach(self._events)
             return []  # the conversation goes on from the suspended state
-        self._events = RunEvents(self.run_id, run.chunks_from, pack=_packer(run, 0))
+        self._events = _run_events(self.run_id, run, 0)
         store.events.attach(self._events)
         history = await store.begin_agent_run(
             self.run_id,
@@ -171,9 +166,7 @@ class StoreMemorySession:
                 stored = await store.read_events(self.run_id, 0)
                 recorder.feed_many(pack_chunks(stored[: self._base]))
             if start > self._base:
-                recorder.feed_many(
-                    events.pack(self._base, run.chunks_from(0)[: start - self._base])
-                )
+                recorder.feed_many(events.pack(self._base, start))
             recorder.feed_many(items)
             recorder.finish()
             message = None
@@ -192,10 +185,28 @@ class StoreMemorySession:
         await store.events.finish(events, write)
 
 
-def _packer(run: RunOutput, base: int) -> Callable[[int, list[Any]], list[Any]] | None:
-    """The fast packer of an agent run whose chunks are stored from offset ``base`` on."""
-    if not isinstance(run, AgentOutput):
-        return None
-    marks, pieces = run.text_marks()
-    pack = stretch_packer(marks, pieces, run.chunk_at, run.run_id, run.source)
-    return lambda offset, batch: pack(offset - base, batch)
+def _run_events(run_id: str, run: RunOutput, base: int) -> RunEvents:
+    """The log of ``run``, whose chunks are stored from offset ``base`` on: read from the run's
+    chunk log in place (never copied), an agent run's text stretches packed from its marks."""
+
+    def window(start: int, stop: int) -> list[Chunk]:
+        return run.chunks_between(start - base, stop - base)
+
+    pack = None
+    if isinstance(run, AgentOutput):
+        marks, pieces = run.text_marks()
+        stretches = stretch_packer(
+            marks, pieces, run.chunks_between, run.chunk_at, run.run_id, run.source
+        )
+
+        def pack(start: int, stop: int) -> list[Any]:
+            return stretches(start - base, stop - base)
+
+    return RunEvents(
+        run_id,
+        lambda offset: run.chunks_from(offset - base),
+        written=base,
+        pack=pack,
+        count=lambda: base + run.chunk_count,
+        window=window,
+    )

@@ -119,6 +119,14 @@ class ChunkLog:
             return self._chunks[index]
         return None
 
+    def between(self, start: int, stop: int) -> list[Chunk]:
+        """The chunks ``start..stop-1`` written so far.
+
+        Raises:
+            ChunkLogTruncatedError: ``start`` has left the replay window.
+        """
+        return self._chunks[self._index(start) : max(stop - self._base, 0)]
+
     def snapshot(self, offset: int = 0) -> list[Chunk]:
         """The chunks from ``offset`` on, as they are now.
 

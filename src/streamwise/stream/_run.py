@@ -314,6 +314,19 @@ class RunOutput:
         """The chunks written so far (a copy)."""
         return self._log.snapshot()
 
+    @property
+    def chunk_count(self) -> int:
+        """How many chunks the run has written so far (the offset of the next one)."""
+        return len(self._log)
+
+    def chunks_between(self, start: int, stop: int) -> list[Chunk]:
+        """The chunks ``start..stop-1`` (those held: see :meth:`chunks_from`).
+
+        Raises:
+            ChunkLogTruncatedError: ``start`` has left the replay window.
+        """
+        return self._log.between(start, stop)
+
     def chunk_at(self, offset: int) -> Chunk | None:
         """The chunk at ``offset``, or None when it is not (or no longer) held."""
         return self._log.at(offset)
