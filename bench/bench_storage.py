@@ -13,7 +13,8 @@ chunk (which is after the end hooks: the event log flushed, the answer stored).
   answer and logged to the run's event log, the answer stored.
 
 Medians of ``REPEAT`` runs of each, interleaved, after a warm-up run (which opens the database),
-each run after a full collection (``gc.collect()``), as the W1 of the agent issue is measured;
+each run after a full collection (``gc.collect()``: a previous run's garbage is not charged to
+the next);
 ``1-delta run`` isolates the fixed per-run cost (the database work at the start and end);
 ``W1 steady`` runs blocks of 10 runs back to back with no collection in between, as a server
 would (medians of 7 blocks of each, interleaved).
