@@ -10,11 +10,17 @@ Run: ``.venv/bin/python bench/bench_agent.py`` (``--quick`` for a smoke run).
 - W3: 1,000 concurrent runs of 200 deltas each, every run read to its end: wall time and the
   peak RSS it adds (measured in a fresh subprocess).
 - W4: time from ``agent.stream()`` to the first chunk in the reader's hands.
+- steady: W1 and W3 run back to back, as a server runs them (W1: 5 blocks of 10 runs, the
+  median block's time per run; W3: 5 rounds of 1,000 runs, the median round), each in a fresh
+  subprocess, with CPython's default collector and after ``streamwise.tune_gc()``; with the
+  full collections per run and the time spent collecting (``gc.callbacks``). See
+  bench/README.md, "Garbage collection in steady state".
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import resource
 import statistics
@@ -26,7 +32,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from streamwise import Agent, ToolContext, create_tool
+from streamwise import Agent, ToolContext, create_tool, tune_gc
 from streamwise.testing import ScriptedModel
 
 REPEAT = 7
@@ -140,6 +146,69 @@ async def w4(samples: int) -> dict[str, float]:
     return {"median_us": statistics.median(times) * 1e6, "p99_us": sorted(times)[int(samples * .99)] * 1e6}  # fmt: skip
 
 
+class GCMeter:
+    """Collections per generation and the time spent in them, from ``gc.callbacks``."""
+
+    def __init__(self) -> None:
+        self.collections = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+        self._t0 = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            generation = info["generation"]
+            self.collections[generation] += 1
+            self.seconds[generation] += time.perf_counter() - self._t0
+
+    def snapshot(self) -> tuple[list[int], list[float]]:
+        return list(self.collections), list(self.seconds)
+
+
+async def steady_inner(work: str, tuned: bool, quick: bool) -> None:
+    if tuned:
+        tune_gc()  # what a server's start-up does, after the imports and the app are built
+    meter = GCMeter()
+    scale = 10 if quick else 1
+    if work == "w1":
+        agent, runs, per_block = text_agent(20_000), 1, 10
+        await read(agent)  # warm-up
+    else:
+        agent, runs, per_block = text_agent(200), 1_000 // scale, 1
+        await asyncio.gather(*(read(agent) for _ in range(runs // 10)))
+    blocks = []
+    collections0, seconds0 = meter.snapshot()
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(per_block):
+            if work == "w1":
+                await read(agent)
+            else:
+                await asyncio.gather(*(read(agent) for _ in range(runs)))
+        blocks.append((time.perf_counter() - t0) / per_block)
+    collections1, seconds1 = meter.snapshot()
+    n = 5 * per_block
+    unit = "ms_per_run" if work == "w1" else "s_per_round"
+    print(json.dumps({
+        unit: statistics.median(blocks) * (1e3 if work == "w1" else 1),
+        "full_gc_per_run" if work == "w1" else "full_gc_per_round": (collections1[2] - collections0[2]) / n,
+        "gc_ms_per_run" if work == "w1" else "gc_ms_per_round": (sum(seconds1) - sum(seconds0)) / n * 1e3,
+        "tracked_objects": len(gc.get_objects()),
+    }))  # fmt: skip
+
+
+def steady(work: str, *, tuned: bool, quick: bool) -> dict[str, float]:
+    args = [work, "tuned" if tuned else "default", "quick" if quick else "full"]
+    out = subprocess.run(
+        [sys.executable, __file__, "--steady-inner", *args],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    result: dict[str, float] = json.loads(out.stdout)
+    return result
+
+
 async def main(quick: bool) -> None:
     scale = 10 if quick else 1
     rows = {
@@ -147,6 +216,10 @@ async def main(quick: bool) -> None:
         "W2 nested 5k + 1k": await w2(5_000 // scale, 1_000 // scale),
         "W3 1k runs x 200": w3(1_000 // scale, 200),
         "W4 first chunk": await w4(1_000 // scale),
+        "W1 steady, default": steady("w1", tuned=False, quick=quick),
+        "W1 steady, tune_gc": steady("w1", tuned=True, quick=quick),
+        "W3 steady, default": steady("w3", tuned=False, quick=quick),
+        "W3 steady, tune_gc": steady("w3", tuned=True, quick=quick),
     }
     for name, row in rows.items():
         cells = ", ".join(
@@ -158,5 +231,7 @@ async def main(quick: bool) -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--w3-inner":
         asyncio.run(w3_inner(int(sys.argv[2]), int(sys.argv[3])))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--steady-inner":
+        asyncio.run(steady_inner(sys.argv[2], sys.argv[3] == "tuned", sys.argv[4] == "quick"))
     else:
         asyncio.run(main("--quick" in sys.argv))

@@ -12,7 +12,11 @@ this process to the real client-js in Node. Three readings of the same 10,006-ch
 
 Target: ≥ 3x Mastra's 12,800 chunks/s.
 
-    .venv/bin/python bench/bench_server.py [--deltas 10000] [--runs 5]
+The server starts as ``streamwise serve`` starts it (lifespan on, so ``streamwise.tune_gc()``
+runs); ``--gc default`` keeps CPython's collector settings instead. The collections made in
+the server's process while the client reads are counted (``gc.callbacks``) and printed.
+
+    .venv/bin/python bench/bench_server.py [--deltas 10000] [--runs 5] [--gc tuned|default]
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 
 import uvicorn
 
+from bench_agent import GCMeter
 from streamwise import Agent, Streamwise
 from streamwise.server import ServerSettings, create_asgi_app
 from streamwise.testing import ScriptedModel, Turn
@@ -101,16 +106,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deltas", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--gc", choices=("tuned", "default"), default="tuned")
     args = parser.parse_args()
 
-    asgi = create_asgi_app(make_app(args.deltas), ServerSettings(heartbeat_interval=0))
+    settings = ServerSettings(heartbeat_interval=0, gc_tuning=args.gc == "tuned")
+    asgi = create_asgi_app(make_app(args.deltas), settings)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(asgi, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(asgi, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])))
     thread.start()
+    meter = GCMeter()
     try:
         out = subprocess.run(
             ["node", "--input-type=module", "-e", CLIENT, url, str(args.runs + 1)],
@@ -125,7 +133,13 @@ def main() -> None:
         thread.join()
         sock.close()
     report = json.loads(out.stdout)
-    print(f"deltas per run: {args.deltas}, runs: {args.runs} (after one warm-up)")
+    collections, seconds = meter.snapshot()
+    runs = sum(len(results) for results in report.values()) + args.runs + 1  # + observe's runs
+    print(f"deltas per run: {args.deltas}, runs: {args.runs} (after one warm-up), gc: {args.gc}")
+    print(
+        f"server-side collections over {runs} runs: {collections} (gen 0/1/2), "
+        f"{sum(seconds) * 1e3:.0f} ms collecting ({seconds[2] * 1e3:.0f} ms in full ones)"
+    )
     for name, results in report.items():
         results = results[1:]  # the first run warms up both sides
         rates = [r["chunks"] / r["seconds"] for r in results]

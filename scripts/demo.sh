@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 port="${STREAMWISE_PORT:-4111}"
+# The server tunes the garbage collector at start-up (docs/performance.md; STREAMWISE_GC_TUNING=0: off).
 .venv/bin/streamwise dev --port "$port" >/dev/null 2> >(grep -v "^INFO" >&2) &
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT

@@ -1,6 +1,7 @@
 """streamwise: AI agents, tools and workflows in which everything streams."""
 
 from . import errors as errors
+from ._gc import tune_gc as tune_gc
 from .agent import Agent as Agent
 from .agent import AgentOutput as AgentOutput
 from .agent import GenerateResult as GenerateResult
@@ -46,4 +47,5 @@ __all__ = (
     "errors",
     "register_provider",
     "tool",
+    "tune_gc",
 )

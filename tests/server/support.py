@@ -99,7 +99,9 @@ def running_server(
     With ``lifespan``, the app's shutdown runs in the server's own event loop (an app with
     storage closes its store there, where its connections live).
     """
-    asgi = create_asgi_app(app or demo_app(), settings or ServerSettings(heartbeat_interval=0))
+    # gc_tuning off: a start-up must not freeze the collector of the test process.
+    settings = settings or ServerSettings(heartbeat_interval=0, gc_tuning=False)
+    asgi = create_asgi_app(app or demo_app(), settings)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))

@@ -77,7 +77,10 @@ class HumanInTheLoop:
             out.add_end_hook(cfg.memory.end)
         kept: list[HeldRun] = []
 
-        def on_suspend(state: SuspendedState) -> None:
+        # cfg comes as an argument, not from this closure: cfg holds the closure, and a closure
+        # over cfg would make a cycle that keeps the whole run (and its chunks) alive until
+        # the collector finds it.
+        def on_suspend(state: SuspendedState, cfg: LoopConfig) -> None:
             entry = HeldRun(state, cfg, out)
             kept.append(entry)
             self._keep_suspended(entry)

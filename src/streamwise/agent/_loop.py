@@ -113,7 +113,7 @@ class LoopConfig:
     memory: MemorySession | None = None
     memory_options: MemoryOptions | None = None
     resume: Resume | None = None
-    on_suspend: Callable[[SuspendedState], None] | None = None
+    on_suspend: Callable[[SuspendedState, LoopConfig], None] | None = None
     setup: CallSetup = field(init=False)
 
     def __post_init__(self) -> None:
@@ -228,7 +228,7 @@ async def _suspend(out: AgentOutput, cfg: LoopConfig, state: SuspendedState) -> 
         for p in state.pending
     ]  # fmt: skip
     if cfg.on_suspend is not None:
-        cfg.on_suspend(state)
+        cfg.on_suspend(state, cfg)
     total = await out._settle_children()
     chunk = _finish_chunk(out, cfg.model, state.message_id, "suspended", total)
     chunk["payload"]["suspended"] = out._suspended

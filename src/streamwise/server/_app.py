@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .._gc import tune_gc
 from ..app import Streamwise
 from ._agents import agent_routes
 from ._auth import BearerAuthMiddleware
@@ -70,6 +71,10 @@ def create_asgi_app(app: Streamwise, settings: ServerSettings | None = None) -> 
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if settings.gc_tuning:
+            # Start-up is over (the app is imported and built): freeze it out of the
+            # collector's way, once per process (docs/performance.md).
+            tune_gc()
         yield
         # Shutdown: flush event logs, mark unfinished runs, disconnect (a Store passed to the
         # app stays the caller's to close).

@@ -77,7 +77,15 @@ def _run(target: str, host: str, port: int, reload: bool) -> int:
     return 0
 
 
+def _gc_switch(args: argparse.Namespace) -> None:
+    # Through the environment, so that ServerSettings.from_env() sees it in uvicorn's reload
+    # child process too.
+    if args.no_gc_tuning:
+        os.environ["STREAMWISE_GC_TUNING"] = "0"
+
+
 def _serve(args: argparse.Namespace) -> int:
+    _gc_switch(args)
     return _run(args.target, args.host, args.port, args.reload)
 
 
@@ -101,6 +109,7 @@ def demo_app() -> Streamwise:
 
 
 def _dev(args: argparse.Namespace) -> int:
+    _gc_switch(args)
     example = Path(args.example)
     if example.exists():
         return _run(f"{example}:app", args.host, args.port, args.reload)
@@ -113,6 +122,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     p.add_argument("--reload", action="store_true", help="restart when a file changes")
+    p.add_argument(
+        "--no-gc-tuning",
+        action="store_true",
+        help="keep CPython's garbage collector settings (default: streamwise.tune_gc() at "
+        "start-up; also STREAMWISE_GC_TUNING=0)",
+    )
 
 
 def add_serve_command(subparsers: Any) -> None:

@@ -28,6 +28,9 @@ class ServerSettings:
             turns heartbeats off (env ``STREAMWISE_HEARTBEAT_SECONDS``).
         max_runs: how many recent runs stay observable; the oldest finished ones are dropped
             first (env ``STREAMWISE_MAX_RUNS``).
+        gc_tuning: call :func:`streamwise.tune_gc` when the server starts (its lifespan
+            start-up): freeze what start-up made and raise the youngest generation's
+            threshold; ``docs/performance.md``. Off with env ``STREAMWISE_GC_TUNING=0``.
     """
 
     api_key: str | None = None
@@ -35,6 +38,7 @@ class ServerSettings:
     max_body_bytes: int = _MAX_BODY
     heartbeat_interval: float = _HEARTBEAT
     max_runs: int = _MAX_RUNS
+    gc_tuning: bool = True
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1:
@@ -57,4 +61,15 @@ class ServerSettings:
             max_body_bytes=int(e.get("STREAMWISE_MAX_BODY_BYTES", _MAX_BODY)),
             heartbeat_interval=float(e.get("STREAMWISE_HEARTBEAT_SECONDS", _HEARTBEAT)),
             max_runs=int(e.get("STREAMWISE_MAX_RUNS", _MAX_RUNS)),
+            gc_tuning=_flag(e.get("STREAMWISE_GC_TUNING", "1"), "STREAMWISE_GC_TUNING"),
         )
+
+
+def _flag(value: str, name: str) -> bool:
+    """An on/off environment variable: 1/true/on/yes or 0/false/off/no."""
+    v = value.strip().lower()
+    if v in ("1", "true", "on", "yes"):
+        return True
+    if v in ("0", "false", "off", "no"):
+        return False
+    raise ValueError(f"{name} must be 1/true/on/yes or 0/false/off/no, got {value!r}")

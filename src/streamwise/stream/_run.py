@@ -20,6 +20,7 @@ import contextlib
 import contextvars
 import logging
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
 from typing import Any, Generic, Literal, TypeVar
 
@@ -127,9 +128,13 @@ class RunOutput:
         self._end_hooks: list[Callable[[RunOutput], Awaitable[None]]] = []
         self._tripwire: TripwireTriggered | None = None
         self._producer: Coroutine[Any, Any, None] | None = None
-        self._parent = _current_run.get()
-        if self._parent is not None:
-            self._parent._children.append(self)
+        parent = _current_run.get()
+        # The parent holds its children (for usage and cancellation); a child holds its parent
+        # weakly, so the tree is no reference cycle and an ended tree is freed at once.
+        self._parent: weakref.ref[RunOutput] | None = None
+        if parent is not None:
+            self._parent = weakref.ref(parent)
+            parent._children.append(self)
         self.emit: Callable[[Chunk], None]
         if on_chunk is None:
             self.emit = self._log.append
@@ -202,6 +207,13 @@ class RunOutput:
             self._end("canceled", None)
         if not self._finished.is_set():
             self._close()
+        # The task's context holds this run (``current_run``) and the run held the task: a
+        # cycle that only the collector could free, with every chunk of the run inside it.
+        # End hooks are closures that often hold the run too. Dropping these references here
+        # lets an ended run (with its chunks) go as soon as its last reader does.
+        self._task = None
+        self._producer = None
+        self._end_hooks = []
 
     def add_end_hook(self, hook: Callable[[RunOutput], Awaitable[None]]) -> None:
         """Await ``hook(run)`` when the run ends (after its terminal chunk, before it counts as
@@ -292,8 +304,8 @@ class RunOutput:
 
     @property
     def parent(self) -> RunOutput | None:
-        """The run this run was started inside, if any."""
-        return self._parent
+        """The run this run was started inside, if any (None too once nothing holds that run)."""
+        return None if self._parent is None else self._parent()
 
     # -- reading ---------------------------------------------------------------------------
 
