@@ -9,9 +9,9 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -43,6 +43,8 @@ UNSET: Any = object()
 CHECKPOINT_EVERY = 32
 
 _log = logging.getLogger("streamwise.storage")
+
+T = TypeVar("T")
 
 
 def now_ms() -> int:
@@ -158,6 +160,17 @@ class StoreBase:
         with in_thread() if long else contextlib.nullcontext():
             async with lock, connect() as conn:
                 yield conn
+
+    async def _once_more(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """``attempt()``, and once more if it failed on a connection the server had closed (a
+        restart, a failover): the pool finds its connections dead only on first use, then
+        makes new ones. For a run's two ends, which nothing else would retry."""
+        try:
+            return await attempt()
+        except sa.exc.DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        return await attempt()
 
     def _autocommit(self, engine: AsyncEngine) -> AsyncEngine:
         reader = self._reader

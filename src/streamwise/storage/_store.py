@@ -15,6 +15,7 @@ import contextlib
 import importlib.util
 import logging
 import socket
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -395,6 +396,8 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
         """
         check_id(run_id, "run id")
         now = now_ms()
+        # Ids now: a start written again (its commit failed unclear) is not stored twice.
+        messages = [{**m, "id": m.get("id") or str(uuid.uuid4())} for m in messages]
         if thread_id is None:
             self._note_start(PendingStart(run_id, agent_id, None, resource_id, list(messages), now))
             return []
@@ -407,8 +410,12 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
                 # it now): write it first, so this run's history has it.
                 await self._write_pending([])
             params = {"b_thread_id": thread_id, "b_count": max(last_messages, 0)}
-            async with self._read() as conn:
-                rows = (await conn.execute(self._stmts.thread_history, params)).mappings().all()
+
+            async def read() -> Sequence[Any]:
+                async with self._read() as conn:
+                    return (await conn.execute(self._stmts.thread_history, params)).mappings().all()
+
+            rows = await self._once_more(read)
             owner = rows[0]["b_owner"] if rows else None
             if resource_id is not None and owner is not None and owner != resource_id:
                 raise StorageError(
@@ -477,6 +484,29 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
         the run's end, in one transaction — with the run's start, and any other run's, if not
         written yet. With ``replace_message`` (a run that went on in a new stream), the
         message replaces the one of the same id, in its place."""
+        await self._once_more(
+            lambda: self._end_agent_run(
+                run_id,
+                status=status,
+                thread_id=thread_id,
+                resource_id=resource_id,
+                message=message,
+                event_rows=event_rows,
+                replace_message=replace_message,
+            )
+        )
+
+    async def _end_agent_run(
+        self,
+        run_id: str,
+        *,
+        status: RunStatus,
+        thread_id: str | None,
+        resource_id: str | None,
+        message: MessageInput | None,
+        event_rows: Sequence[Row],
+        replace_message: bool,
+    ) -> None:
         now = now_ms()
         answer = message if thread_id is not None and not replace_message else None
         async with self._taking_starts() as starts, self._tx() as conn:
