@@ -4,14 +4,20 @@ waits for another process's lock and checkpoints in aiosqlite's thread."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
+import sys
+import textwrap
 import threading
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
+from streamwise import Agent, Streamwise
 from streamwise.storage import Store
+from streamwise.testing import ScriptedModel
 
 
 async def test_sqlite_write_waits_for_another_connections_lock_without_blocking_the_loop(
@@ -86,3 +92,64 @@ async def test_sqlite_statements_run_in_the_loop_and_long_ones_in_the_thread(
         assert await where(long=True) != loop_thread
         # Back in the loop afterwards: the switch is for that connection's block only.
         assert await where(long=False) == loop_thread
+
+
+WRITER = textwrap.dedent(
+    """
+    import asyncio, sys
+    from streamwise import Agent, Streamwise
+    from streamwise.testing import ScriptedModel
+
+    async def main(url, name, runs):
+        agent = Agent("a", model=ScriptedModel(lambda m: {"text": ["a ", "b ", "c"]}))
+        async with Streamwise(agents=[agent], storage=url) as app:
+            await app.storage.open()
+            print("ready", flush=True)
+            sys.stdin.readline()
+            for i in range(runs):
+                out = agent.stream(f"{name}{i}", memory={"thread": name})
+                assert await out.text == "a b c"
+                assert await out.status == "success"
+
+    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    """
+)
+
+
+async def test_sqlite_two_processes_writing_one_file_keep_every_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two processes run agents with memory on one SQLite file at once: the statements that
+    find the file locked by the other process wait in the thread, and nothing is lost."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    runs = 150
+    pipe = asyncio.subprocess.PIPE
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", WRITER, url, name, str(runs), stdin=pipe, stdout=pipe, stderr=pipe
+        )
+        for name in ("p", "q")
+    ]
+    for proc in procs:
+        assert proc.stdout is not None
+        assert (await proc.stdout.readline()).strip() == b"ready"
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write(b"go\n")
+        await proc.stdin.drain()
+    # This process writes too, meanwhile.
+    agent = Agent("a", model=ScriptedModel(lambda m: {"text": ["a ", "b ", "c"]}))
+    async with Streamwise(agents=[agent], storage=url) as app:
+        for i in range(runs):
+            assert await agent.stream(f"r{i}", memory={"thread": "r"}).text == "a b c"
+        results = [await proc.communicate() for proc in procs]
+        assert [proc.returncode for proc in procs] == [0, 0], results
+        # Nothing went wrong quietly either (an end hook or a flush that failed is logged).
+        assert all(err == b"" for _, err in results), results
+        assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+        for name in ("p", "q", "r"):
+            stored = await app.storage.list_messages(name)
+            assert [m["content"][0].get("text") for m in stored if m["role"] == "user"] == [
+                f"{name}{i}" for i in range(runs)
+            ]
+            assert [m["role"] for m in stored] == ["user", "assistant"] * runs

@@ -9,9 +9,9 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -43,6 +43,8 @@ UNSET: Any = object()
 CHECKPOINT_EVERY = 32
 
 _log = logging.getLogger("streamwise.storage")
+
+T = TypeVar("T")
 
 
 def now_ms() -> int:
@@ -86,6 +88,8 @@ class StoreBase:
         self._connect_timeout = connect_timeout
         self.owner_id = f"{socket.gethostname()[:100]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._engine: AsyncEngine | None = None
+        self._ready = False  # open() finished (the engine is set earlier, for open's own use)
+        self._open_waiting = 0  # callers of open() waiting for the lock
         self._events: EventLog | None = None
         self._open_lock: asyncio.Lock | None = None
         self._tx_lock: asyncio.Lock | None = None
@@ -94,6 +98,8 @@ class StoreBase:
         self._recovered_at = 0
         self._owned: set[str] = set()
         self._starts: dict[str, Any] = {}  # run id -> PendingStart (see Store.begin_agent_run)
+        self._starts_lock = asyncio.Lock()  # held by the transaction writing starts
+        self._turns: dict[str, Any] = {}  # thread id -> its starting runs' _Turn
         self._refused: set[str] = set()  # runs whose thread turned out to be another's
         self._commits = 0
         self._reader: AsyncEngine | None = None  # PostgreSQL: the engine for reads (autocommit)
@@ -107,7 +113,7 @@ class StoreBase:
     @property
     def is_open(self) -> bool:
         """True between a successful :meth:`open` and :meth:`close`."""
-        return self._engine is not None and not self._closed
+        return self._ready and not self._closed
 
     async def open(self) -> Any:
         """Open the store (see :meth:`Store.open`)."""
@@ -154,6 +160,17 @@ class StoreBase:
         with in_thread() if long else contextlib.nullcontext():
             async with lock, connect() as conn:
                 yield conn
+
+    async def _once_more(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """``attempt()``, and once more if it failed on a connection the server had closed (a
+        restart, a failover): the pool finds its connections dead only on first use, then
+        makes new ones. For a run's two ends, which nothing else would retry."""
+        try:
+            return await attempt()
+        except sa.exc.DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        return await attempt()
 
     def _autocommit(self, engine: AsyncEngine) -> AsyncEngine:
         reader = self._reader

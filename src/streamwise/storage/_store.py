@@ -11,11 +11,13 @@ an in-memory database one connection); PostgreSQL transactions run concurrently.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import logging
 import socket
-from collections.abc import Sequence
-from dataclasses import dataclass
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -62,6 +64,14 @@ class PendingStart:
     at: int
 
 
+@dataclass(slots=True)
+class _Turn:
+    """The runs starting on one thread, taking turns (see :meth:`Store.begin_agent_run`)."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waiting: int = 0
+
+
 class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
     """A streamwise database (see the module docstring).
 
@@ -101,51 +111,63 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
             StorageUnavailableError: the database cannot be reached or opened.
             StorageConfigError: the driver for the URL is not installed.
         """
-        if self._engine is not None and not self._closed:
+        if self._ready and not self._closed and not self._open_waiting:
             return self
         if self._closed:
             raise StorageError(f"{self!r} is closed")
         if self._open_lock is None:
             self._open_lock = asyncio.Lock()
-        async with self._open_lock:
-            if self._engine is not None:
-                return self
-            engine = self._create_engine()
-            try:
-                await s.migrate(engine, now_ms=now_ms())
-            except StorageError:
-                await engine.dispose()
-                raise
-            except (sa.exc.SQLAlchemyError, OSError, TimeoutError) as exc:
-                await engine.dispose()
-                raise StorageUnavailableError(
-                    f"cannot open the database {self.url.display}: {error_reason(exc)}"
-                ) from exc
-            except BaseException:
-                await engine.dispose()
-                raise
-            self._tx_lock = asyncio.Lock() if self.url.dialect == "sqlite" else None
-            self._engine = engine
-            self._events = EventLog(
-                self._write_pending,
-                batch_size=self._batch_size,
-                flush_interval=self._flush_interval,
-                tick=self._tick,
-                busy=lambda: bool(self._owned),
-                pending=lambda: bool(self._starts),
-            )
-            try:
-                await self._register_owner()
-                await self.recover_interrupted()
-                self._recovered_at = now_ms()
-                if self.retention is not None:
-                    await self.prune_events()
-            except BaseException:
-                self._engine = None
-                await engine.dispose()
-                raise
-            self._events.start(f"storage-flusher:{self.owner_id}")
+        # Callers that came while another one opened the store return once it is ready, in the
+        # order they came: later callers queue behind them (runs start in the order they began).
+        self._open_waiting += 1
+        try:
+            await self._open_lock.acquire()
+        finally:
+            self._open_waiting -= 1
+        try:
+            if not self._ready:
+                await self._open()
+        finally:
+            self._open_lock.release()
         return self
+
+    async def _open(self) -> None:
+        engine = self._create_engine()
+        try:
+            await s.migrate(engine, now_ms=now_ms())
+        except StorageError:
+            await engine.dispose()
+            raise
+        except (sa.exc.SQLAlchemyError, OSError, TimeoutError) as exc:
+            await engine.dispose()
+            raise StorageUnavailableError(
+                f"cannot open the database {self.url.display}: {error_reason(exc)}"
+            ) from exc
+        except BaseException:
+            await engine.dispose()
+            raise
+        self._tx_lock = asyncio.Lock() if self.url.dialect == "sqlite" else None
+        self._engine = engine
+        self._events = EventLog(
+            self._write_pending,
+            batch_size=self._batch_size,
+            flush_interval=self._flush_interval,
+            tick=self._tick,
+            busy=lambda: bool(self._owned),
+            pending=lambda: bool(self._starts),
+        )
+        try:
+            await self._register_owner()
+            await self.recover_interrupted()
+            self._recovered_at = now_ms()
+            if self.retention is not None:
+                await self.prune_events()
+        except BaseException:
+            self._engine = None
+            await engine.dispose()
+            raise
+        self._events.start(f"storage-flusher:{self.owner_id}")
+        self._ready = True
 
     def _create_engine(self) -> AsyncEngine:
         url = self.url
@@ -374,28 +396,56 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
         """
         check_id(run_id, "run id")
         now = now_ms()
-        history: list[Message] = []
-        if thread_id is not None:
-            if any(p.thread_id == thread_id for p in self._starts.values()):
-                # Another run on this thread has not written its input yet: write it first,
-                # so this run's history has it.
+        # Ids now: a start written again (its commit failed unclear) is not stored twice.
+        messages = [{**m, "id": m.get("id") or str(uuid.uuid4())} for m in messages]
+        if thread_id is None:
+            self._note_start(PendingStart(run_id, agent_id, None, resource_id, list(messages), now))
+            return []
+        # Runs on one thread read and note their start one at a time, in the order they began
+        # (a read can take longer than a later run's), so their starts are written in that order.
+        async with self._thread_turn(thread_id):
+            pending = any(p.thread_id == thread_id for p in self._starts.values())
+            if pending or self._starts_lock.locked():
+                # Another run on this thread has not written its input yet (or is writing
+                # it now): write it first, so this run's history has it.
                 await self._write_pending([])
             params = {"b_thread_id": thread_id, "b_count": max(last_messages, 0)}
-            async with self._read() as conn:
-                rows = (await conn.execute(self._stmts.thread_history, params)).mappings().all()
+
+            async def read() -> Sequence[Any]:
+                async with self._read() as conn:
+                    return (await conn.execute(self._stmts.thread_history, params)).mappings().all()
+
+            rows = await self._once_more(read)
             owner = rows[0]["b_owner"] if rows else None
             if resource_id is not None and owner is not None and owner != resource_id:
                 raise StorageError(
                     f"thread {thread_id!r} belongs to another resource than {resource_id!r}"
                 )
-            history = [message_record(r) for r in rows if r["seq"] is not None]
-        self._starts[run_id] = PendingStart(
-            run_id, agent_id, thread_id, resource_id, list(messages), now
-        )
-        self._owned.add(run_id)
+            self._note_start(
+                PendingStart(run_id, agent_id, thread_id, resource_id, list(messages), now)
+            )
+        return [message_record(r) for r in rows if r["seq"] is not None]
+
+    def _note_start(self, start: PendingStart) -> None:
+        self._starts[start.run_id] = start
+        self._owned.add(start.run_id)
         if self._events is not None:
             self._events.wake()
-        return history
+
+    @contextlib.asynccontextmanager
+    async def _thread_turn(self, thread_id: str) -> AsyncIterator[None]:
+        """Hold the thread's turn (its runs get it in the order they ask)."""
+        turn = self._turns.get(thread_id)
+        if turn is None:
+            turn = self._turns[thread_id] = _Turn()
+        turn.waiting += 1
+        try:
+            async with turn.lock:
+                yield
+        finally:
+            turn.waiting -= 1
+            if not turn.waiting:
+                del self._turns[thread_id]
 
     async def continue_agent_run(
         self,
@@ -409,21 +459,14 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
         is ``running`` again and keeps its event log; returns the log's length, where the new
         stream's chunks are appended."""
         now = now_ms()
-        starts = self._take_starts()
-        try:
-            async with self._tx() as conn:
-                await self._write_starts(conn, starts)
-                await self._start_run(conn, run_id, "agent", agent_id, thread_id, resource_id, now)
-                logged = (
-                    await conn.execute(
-                        sa.select(sa.func.max(s.events.c.end_seq)).where(
-                            s.events.c.run_id == run_id
-                        )
-                    )
-                ).scalar()
-        except BaseException:
-            self._put_back(starts)
-            raise
+        async with self._taking_starts() as starts, self._tx() as conn:
+            await self._write_starts(conn, starts)
+            await self._start_run(conn, run_id, "agent", agent_id, thread_id, resource_id, now)
+            logged = (
+                await conn.execute(
+                    sa.select(sa.func.max(s.events.c.end_seq)).where(s.events.c.run_id == run_id)
+                )
+            ).scalar()
         return int(logged or 0)
 
     async def end_agent_run(
@@ -441,58 +484,81 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
         the run's end, in one transaction — with the run's start, and any other run's, if not
         written yet. With ``replace_message`` (a run that went on in a new stream), the
         message replaces the one of the same id, in its place."""
+        await self._once_more(
+            lambda: self._end_agent_run(
+                run_id,
+                status=status,
+                thread_id=thread_id,
+                resource_id=resource_id,
+                message=message,
+                event_rows=event_rows,
+                replace_message=replace_message,
+            )
+        )
+
+    async def _end_agent_run(
+        self,
+        run_id: str,
+        *,
+        status: RunStatus,
+        thread_id: str | None,
+        resource_id: str | None,
+        message: MessageInput | None,
+        event_rows: Sequence[Row],
+        replace_message: bool,
+    ) -> None:
         now = now_ms()
-        starts = self._take_starts()
         answer = message if thread_id is not None and not replace_message else None
-        try:
-            async with self._tx() as conn:
-                ended = await self._write_starts(conn, starts, end=(run_id, status, now, answer))
-                if event_rows:
-                    await conn.execute(self._stmts.insert_events, list(event_rows))
-                if ended:
-                    self._owned.discard(run_id)
-                    return
-                refused = run_id in self._refused
-                if thread_id is not None and message is not None and not refused:
-                    await self._write_messages(
-                        conn,
-                        thread_id,
-                        resource_id,
-                        [message],
-                        now,
-                        ignore_existing=not replace_message,
-                        replace_existing=replace_message,
-                    )
-                await self._end_run(conn, run_id, status, now)
-            self._refused.discard(run_id)
-        except BaseException:
-            self._put_back(starts)
-            raise
+        async with self._taking_starts() as starts, self._tx() as conn:
+            ended = await self._write_starts(conn, starts, end=(run_id, status, now, answer))
+            if event_rows:
+                await conn.execute(self._stmts.insert_events, list(event_rows))
+            if ended:
+                self._owned.discard(run_id)
+                return
+            refused = run_id in self._refused
+            if thread_id is not None and message is not None and not refused:
+                await self._write_messages(
+                    conn,
+                    thread_id,
+                    resource_id,
+                    [message],
+                    now,
+                    ignore_existing=not replace_message,
+                    replace_existing=replace_message,
+                )
+            await self._end_run(conn, run_id, status, now)
+        self._refused.discard(run_id)
 
     # -- run starts not written yet ------------------------------------------------------------
 
-    def _take_starts(self) -> list[PendingStart]:
-        starts = list(self._starts.values())
-        self._starts.clear()
-        return starts
-
-    def _put_back(self, starts: list[PendingStart]) -> None:
-        """Starts whose transaction failed go back, ahead of newer ones (to be retried)."""
-        if starts:
-            self._starts = {**{p.run_id: p for p in starts}, **self._starts}
+    @contextlib.asynccontextmanager
+    async def _taking_starts(self) -> AsyncIterator[list[PendingStart]]:
+        """The starts not written yet, in the order the runs began, for the caller's
+        transaction to write. One such transaction at a time, on PostgreSQL too: a run's end
+        never overtakes its start being written by another transaction (its row would not be
+        there to end), nor do a thread's inputs overtake each other. If the transaction fails,
+        the starts go back, ahead of newer ones (to be retried)."""
+        async with self._starts_lock:
+            starts = list(self._starts.values())
+            self._starts.clear()
+            try:
+                yield starts
+            except BaseException:
+                if starts:
+                    self._starts = {**{p.run_id: p for p in starts}, **self._starts}
+                raise
 
     async def _write_pending(self, rows: list[Row]) -> None:
         """The flusher's write: run starts not written yet, then event-log rows."""
-        starts = self._take_starts()
-        try:
+        async with self._taking_starts() as starts:
+            if not starts and not rows:
+                return
             async with self._tx() as conn:
                 await self._write_starts(conn, starts)
                 if rows:
                     await conn.execute(self._stmts.insert_events, rows)
                 await self._heartbeat(conn, now_ms())
-        except BaseException:
-            self._put_back(starts)
-            raise
 
     async def _write_starts(
         self,

@@ -1,0 +1,126 @@
+"""Many agent runs on one thread at once, on SQLite and PostgreSQL: every message is kept, in
+the order the runs began, each run's input before its answer, and a run's history holds every
+run that finished before it began."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from streamwise import Agent, Streamwise
+from streamwise.agent import AgentOutput
+from streamwise.models import ModelMessage, ModelPart, ModelRequest
+from streamwise.storage import Store
+from streamwise.testing import ScriptedModel, Turn
+
+
+class GatedModel(ScriptedModel):
+    """A scripted model that waits, before answering an input, for that input's gate."""
+
+    def __init__(self, gates: dict[str, asyncio.Event]) -> None:
+        super().__init__(self._turn)
+        self.gates = gates
+        self.requests: dict[str, ModelRequest] = {}  # by input
+        self.waiting: set[str] = set()
+        self.all_waiting = asyncio.Event()
+
+    @staticmethod
+    def _turn(messages: list[ModelMessage]) -> Turn:
+        q = messages[-1]["content"]
+        if q.endswith("fail"):
+            return {"text": [f"re:{q} "], "error": "boom"}
+        return {"text": [f"re:{q} ", "done"]}
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[ModelPart]:
+        q = request["messages"][-1]["content"]
+        self.requests[q] = request
+        gate = self.gates.get(q)
+        if gate is not None:
+            self.waiting.add(q)
+            if self.waiting == set(self.gates):
+                self.all_waiting.set()
+            await gate.wait()
+        async for part in super().stream(request):
+            yield part
+
+
+def _user_texts(messages: list[ModelMessage]) -> list[str]:
+    """The user inputs of a model request's history (its last message is the run's own)."""
+    out = []
+    for m in messages[:-1]:
+        if m["role"] == "user":
+            out.append("".join(p["text"] for p in m["content"] if p["type"] == "text"))
+    return out
+
+
+async def test_memory_concurrent_runs_keep_start_order_and_every_message(db_url: str) -> None:
+    """Short, long, failing and cancelled runs started one after another on one thread, while
+    the flusher and the checkpoints run: the inputs are stored in the order the runs began,
+    each before its answer, once each; every run's row has its final status."""
+    gates: dict[str, asyncio.Event] = {}
+    kinds = ["short", "long", "fail", "cancel"]
+    prompts = [f"q{i}-{kinds[i % 4]}" for i in range(48)]
+    for q in prompts:
+        if q.endswith(("long", "cancel")):
+            gates[q] = asyncio.Event()
+    model = GatedModel(gates)
+    agent = Agent("a", model=model)
+    store = Store(db_url, event_flush_interval=0.002)
+    finished_before: dict[str, set[str]] = {}
+    async with store, Streamwise(agents=[agent], storage=store):
+        outs: list[AgentOutput] = []
+        for q in prompts:
+            finished_before[q] = {p for p, o in zip(prompts, outs, strict=False) if o.done}
+            outs.append(agent.stream(q, memory={"thread": "t", "last_messages": 500}))
+            await asyncio.sleep(0.001)  # lets runs end and the flusher write between starts
+        await model.all_waiting.wait()
+        for q, out in zip(prompts, outs, strict=True):
+            if q.endswith("cancel"):
+                out.cancel()
+            elif q.endswith("long"):
+                gates[q].set()
+        await asyncio.gather(*(o.wait() for o in outs))
+        statuses = [await o.status for o in outs]
+        stored = await store.list_messages("t", limit=None)
+        rows = [await store.get_run(o.run_id) for o in outs]
+        last = agent.stream("last", memory={"thread": "t", "last_messages": 500})
+        await last.wait()
+
+    assert statuses == [
+        {"short": "success", "long": "success", "fail": "failed", "cancel": "canceled"}[
+            q.rsplit("-", 1)[1]
+        ]
+        for q in prompts
+    ]
+    assert [r["status"] if r is not None else None for r in rows] == statuses
+    assert len({m["id"] for m in stored}) == len(stored)
+    by_run = {o.run_id: q for q, o in zip(prompts, outs, strict=True)}
+    inputs = [by_run[m["runId"] or ""] for m in stored if m["role"] == "user"]
+    assert inputs == prompts  # every input once, in the order the runs began
+    for q, out in zip(prompts, outs, strict=True):
+        mine = [m["role"] for m in stored if m["runId"] == out.run_id]
+        if q.endswith(("short", "long")):
+            assert mine == ["user", "assistant"], q
+        else:
+            assert mine in (["user"], ["user", "assistant"]), q
+    # Each run's history has every run that finished before it began (its input and answer).
+    for q in prompts:
+        history = _user_texts(model.requests[q]["messages"])
+        assert finished_before[q] <= set(history), q
+        assert history == sorted(history, key=prompts.index), q
+    assert _user_texts(model.requests["last"]["messages"]) == prompts
+
+
+async def test_memory_runs_started_while_the_store_opens_keep_their_order(db_url: str) -> None:
+    """The first runs of an app open its store: a run that comes while the store is opening
+    does not overtake those that came before it."""
+    agent = Agent("a", model=ScriptedModel(lambda messages: {"text": "ok"}))
+    async with Streamwise(agents=[agent], storage=db_url) as app:
+        outs = []
+        for i in range(8):
+            outs.append(agent.stream(f"q{i}", memory={"thread": "t"}))
+            await asyncio.sleep(0)  # the store is opening meanwhile
+        await asyncio.gather(*(o.wait() for o in outs))
+        stored = await app.storage.list_messages("t")
+    by_run = {o.run_id: i for i, o in enumerate(outs)}
+    assert [by_run[m["runId"] or ""] for m in stored if m["role"] == "user"] == list(range(8))

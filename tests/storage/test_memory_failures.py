@@ -1,0 +1,123 @@
+"""The database fails under running agent runs (PostgreSQL connections terminated by the
+server): streams still end, run starts that could not be written are written once the database
+answers again, and nothing is written twice."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+import sqlalchemy as sa
+
+from streamwise import Agent, Streamwise
+from streamwise.models import ModelPart, ModelRequest
+from streamwise.storage import Store
+from streamwise.testing import ScriptedModel
+from tests.conftest import reset_postgres
+from tests.support import collect, types
+
+
+@pytest.fixture
+async def pg_url() -> str:
+    """An empty PostgreSQL database (the server is needed: it terminates the connections)."""
+    url = os.environ.get("STREAMWISE_TEST_POSTGRES_URL")
+    if not url:
+        pytest.fail("STREAMWISE_TEST_POSTGRES_URL is unset: run through scripts/test.sh")
+    await reset_postgres(url)
+    return url
+
+
+async def terminate_other_connections(url: str) -> int:
+    """Have the server end every other session on the database, as a restart or a failover
+    would (the store's pooled connections are dead afterwards)."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    conn = await asyncpg.connect(url)
+    try:
+        killed: int = await conn.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
+    return killed
+
+
+class PausingModel(ScriptedModel):
+    """Streams ``first`` and ``second``, and waits for ``gate`` between them."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda messages: {"text": ["first ", "second"]})
+        self.gate = asyncio.Event()
+        self.paused = asyncio.Event()
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[ModelPart]:
+        async for part in super().stream(request):
+            if part["type"] == "text-delta" and part["delta"] == "second":
+                self.paused.set()
+                await self.gate.wait()
+            yield part
+
+
+async def test_memory_start_not_written_is_written_once_the_database_answers(
+    pg_url: str,
+) -> None:
+    model = PausingModel()
+    agent = Agent("a", model=model)
+    store = Store(pg_url, event_flush_interval=3600)
+    async with store, Streamwise(agents=[agent], storage=store):
+        out = agent.stream("hello", memory={"thread": "t"})
+        await model.paused.wait()  # the run began; its start is not written yet
+        assert await terminate_other_connections(pg_url) > 0
+        with pytest.raises(sa.exc.DBAPIError):  # the flush fails: the start goes back
+            await store.flush_events()
+        await store.flush_events()  # the database answers again: the start goes in
+        run = await store.get_run(out.run_id)
+        assert run is not None
+        assert run["status"] == "running"
+        assert [m["role"] for m in await store.list_messages("t")] == ["user"]
+        model.gate.set()
+        chunks = await collect(out)
+        assert types(chunks)[-1] == "finish"
+        run = await store.get_run(out.run_id)
+        assert run is not None
+        assert run["status"] == "success"
+        stored = await store.list_messages("t")
+        assert [m["role"] for m in stored] == ["user", "assistant"]
+        assert await store.read_events(out.run_id) == chunks
+
+
+async def test_memory_run_ending_on_a_dead_connection_still_ends_its_stream(
+    pg_url: str,
+) -> None:
+    model = PausingModel()
+    agent = Agent("a", model=model)
+    store = Store(pg_url, event_flush_interval=3600)  # the test flushes itself
+    async with store, Streamwise(agents=[agent], storage=store):
+        out = agent.stream("hello", memory={"thread": "t"})
+        await model.paused.wait()
+        await store.flush_events()  # its start is written
+        assert await terminate_other_connections(pg_url) > 0
+        model.gate.set()
+        chunks = await collect(out)
+        assert types(chunks)[-1] == "finish"
+        assert await out.text == "first second"
+        run = await store.get_run(out.run_id)
+        stored = await store.list_messages("t")
+        events = await store.read_events(out.run_id)
+    assert run is not None
+    assert (run["status"], [m["role"] for m in stored]) == ("success", ["user", "assistant"])
+    assert events == chunks
+
+
+async def test_memory_run_starting_on_a_dead_connection_reads_its_history(pg_url: str) -> None:
+    agent = Agent("a", model=ScriptedModel([{"text": "one"}, {"text": "two"}]))
+    async with Store(pg_url) as store, Streamwise(agents=[agent], storage=store):
+        assert await agent.stream("q1", memory={"thread": "t"}).text == "one"
+        assert await terminate_other_connections(pg_url) > 0
+        out = agent.stream("q2", memory={"thread": "t"})
+        assert await out.text == "two"
+        stored = await store.list_messages("t")
+    assert [m["role"] for m in stored] == ["user", "assistant"] * 2
