@@ -13,7 +13,7 @@ import pytest
 from pydantic import BaseModel
 
 from streamwise import Agent, Streamwise, ToolContext, create_tool
-from streamwise.agent import MemoryOptions
+from streamwise.agent import AgentOutput, MemoryOptions
 from streamwise.errors import ConfigurationError, InvalidIdError, StorageError
 from streamwise.storage import Message, MessageInput, Store
 from streamwise.testing import ScriptedModel
@@ -557,3 +557,27 @@ async def test_memory_event_log_of_structured_output_is_every_chunk(db_url: str)
         assert await app.storage.read_events(out.run_id) == chunks
         [answer] = [m for m in await app.storage.list_messages("t") if m["role"] == "assistant"]
         assert [p["text"] for p in answer["content"] if p["type"] == "text"] == ["".join(pieces)]
+
+
+async def test_memory_bounded_replay_window_loses_nothing(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that keeps only its last 64 chunks in memory: the chunks that leave the window
+    before a flush are packed as they go, so the event log and the answer are whole."""
+    monkeypatch.setattr(AgentOutput, "replay_window", 64)
+    pieces = [f"{i} " for i in range(3000)]
+    agent = Agent("a", model=ScriptedModel([{"text": pieces}]))
+    async with Streamwise(agents=[agent], storage=db_url) as app:
+        out = agent.stream("q", memory={"thread": "t"})
+        await out.wait()
+        assert await out.status == "success"
+        assert out.statistics().dropped > 0  # the window did drop chunks
+        events = await app.storage.read_events(out.run_id)
+        assert len(events) == out.statistics().chunks
+        assert "".join(e["payload"]["text"] for e in events if e["type"] == "text-delta") == (
+            "".join(pieces)
+        )
+        stats = out.statistics()
+        assert events[-stats.held :] == out.chunks_from(stats.chunks - stats.held)
+        stored = texts(await app.storage.list_messages("t"))
+        assert stored == [("user", "q"), ("assistant", "".join(pieces))]

@@ -28,6 +28,7 @@ __all__ = ("EventLog", "RunEvents", "pack_chunks", "stretch_packer", "unpack_chu
 _log = logging.getLogger("streamwise.storage")
 
 Row = dict[str, Any]
+Entry = tuple[int, int, list[Any]]  # a packed batch: (start, stop, items)
 
 _NONE = object()
 
@@ -158,7 +159,17 @@ class RunEvents:
         window: ``window(start, stop)`` returns the chunks ``start..stop-1``.
     """
 
-    __slots__ = ("_pack", "_taken", "count", "run_id", "source", "window", "written")
+    __slots__ = (
+        "_pack",
+        "_stash",
+        "_taken",
+        "count",
+        "on_written",
+        "run_id",
+        "source",
+        "window",
+        "written",
+    )
 
     def __init__(
         self,
@@ -169,18 +180,21 @@ class RunEvents:
         *,
         count: Callable[[], int] | None = None,
         window: Callable[[int, int], list[Chunk]] | None = None,
+        on_written: Callable[[list[Any]], None] | None = None,
     ) -> None:
         self.run_id = run_id
         self.source = source
         self.written = written
         self.count = count if window is not None else None
         self.window = window
+        self.on_written = on_written
         self._pack = pack
         self._taken: tuple[int, list[Chunk]] = (written, [])
+        # Batches packed but not written yet: (start, stop, items), oldest first.
+        self._stash: list[Entry] = []
 
     def take(self) -> tuple[int, int]:
-        """The offsets ``start, stop`` of the chunks not yet written; counts them as written
-        (see :meth:`put_back`)."""
+        """The offsets ``start, stop`` of the chunks not yet packed; counts them as taken."""
         start = self.written
         if self.count is not None:
             stop = self.count()
@@ -206,9 +220,28 @@ class RunEvents:
             return self._pack(start, stop)
         return pack_chunks(self.chunks(start, stop))
 
-    def put_back(self, start: int) -> None:
-        """Count the chunks from ``start`` as not written (their write failed)."""
-        self.written = start
+    def stash(self, start: int, stop: int) -> None:
+        """Pack the chunks ``start..stop-1`` now, before they leave the run's memory (its replay
+        window drops them): they are written with the next batch, nothing is lost."""
+        first = max(start, self.written)
+        if first < stop:
+            self._stash.append((first, stop, self.pack(first, stop)))
+            self.written = stop
+
+    def entries(self, batch_size: int) -> list[Entry]:
+        """Everything not written yet, packed: stashed batches, then the new chunks in batches of
+        ``batch_size``. They count as written until :meth:`put_back`."""
+        out, self._stash = self._stash, []
+        start, stop = self.take()
+        for first in range(start, stop, batch_size):
+            last = min(first + batch_size, stop)
+            out.append((first, last, self.pack(first, last)))
+        return out
+
+    def put_back(self, entries: list[Entry]) -> None:
+        """Batches whose write failed: kept, packed, to be written first next time (the run's
+        chunks may be gone from memory by then)."""
+        self._stash = entries + self._stash
 
 
 class EventLog:
@@ -293,15 +326,12 @@ class EventLog:
                     failures += 1
                 _log.exception("writing run events failed; retrying")
 
-    def _rows(self, run: RunEvents, now: int) -> tuple[int, list[Row], list[Any]]:
-        """The rows for the run's unwritten chunks: (first seq, rows, their packed items)."""
-        start, stop = run.take()
-        step = self.batch_size
+    def _rows(self, run: RunEvents, now: int) -> tuple[list[Entry], list[Row], list[Any]]:
+        """The run's unwritten batches, their rows, and their packed items in order."""
+        entries = run.entries(self.batch_size)
         rows: list[Row] = []
         items: list[Any] = []
-        for first in range(start, stop, step):
-            last = min(first + step, stop)
-            packed = run.pack(first, last)
+        for first, last, packed in entries:
             items.extend(packed)
             rows.append(
                 {
@@ -312,7 +342,7 @@ class EventLog:
                     "created_at": now,
                 }
             )
-        return start, rows, items
+        return entries, rows, items
 
     async def flush(self, events: RunEvents | None = None, *, detach: bool = False) -> None:
         """Write what is new now: for one run, or every attached run.
@@ -322,37 +352,40 @@ class EventLog:
         async with self._lock:
             runs = [events] if events is not None else list(self._runs.values())
             now = time.time_ns() // 1_000_000
-            taken: list[tuple[RunEvents, int]] = []
+            taken: list[tuple[RunEvents, list[Entry], list[Any]]] = []
             rows: list[Row] = []
-            for run in runs:
-                start, run_rows, _ = self._rows(run, now)
-                if run_rows:
-                    taken.append((run, start))
-                    rows.extend(run_rows)
-            if rows or (self._pending is not None and self._pending()):
-                try:
+            try:
+                for run in runs:
+                    entries, run_rows, items = self._rows(run, now)
+                    if run_rows:
+                        taken.append((run, entries, items))
+                        rows.extend(run_rows)
+                if rows or (self._pending is not None and self._pending()):
                     await self._write(rows)
-                except BaseException:
-                    for run, start in taken:
-                        run.put_back(start)
-                    raise
+            except BaseException:
+                for run, entries, _ in taken:
+                    run.put_back(entries)
+                raise
+            for run, _, items in taken:
+                if run.on_written is not None:
+                    run.on_written(items)
             if detach and events is not None:
                 self._runs.pop(events.run_id, None)
 
     async def finish(
-        self, events: RunEvents, write: Callable[[list[Row], int, list[Any]], Awaitable[None]]
+        self, events: RunEvents, write: Callable[[list[Row], list[Any]], Awaitable[None]]
     ) -> None:
-        """Detach a run that ended, handing its last rows to ``write(rows, start, items)`` —
-        which stores them in the same transaction as the run's end; ``items`` are the packed
-        chunks from ``start`` on, for folding — under the flush lock, so no earlier batch of
-        the run is still being written when it returns."""
+        """Detach a run that ended, handing its last rows to ``write(rows, items)`` — which
+        stores them in the same transaction as the run's end; ``items`` are their packed chunks,
+        for folding — under the flush lock, so no earlier batch of the run is still being
+        written when it returns."""
         async with self._lock:
             try:
-                start, rows, items = self._rows(events, time.time_ns() // 1_000_000)
+                entries, rows, items = self._rows(events, time.time_ns() // 1_000_000)
                 try:
-                    await write(rows, start, items)
+                    await write(rows, items)
                 except BaseException:
-                    events.put_back(start)
+                    events.put_back(entries)
                     raise
             finally:
                 self._runs.pop(events.run_id, None)

@@ -75,6 +75,7 @@ class StoreMemorySession:
         "_events",
         "_input",
         "_last",
+        "_recorder",
         "_store",
         "agent_id",
         "resource_id",
@@ -121,12 +122,15 @@ class StoreMemorySession:
                 if m["role"] in ("user", "system")
             ]
         self._events: RunEvents | None = None
+        self._recorder: MessageRecorder | None = None
 
     async def load(self, run: RunOutput) -> list[ModelMessage]:
         """Open the store, record the run, store the input, return the thread's history; the
-        run's chunks are logged from now on (read from its chunk log, off the hot path)."""
+        run's chunks are logged from now on (read from its chunk log, off the hot path), and
+        folded into its answer as each batch is written."""
         store = self._store
         await store.open()
+        self._recorder = MessageRecorder(run_id=self.run_id)
         if self._continues:
             base = await store.continue_agent_run(
                 self.run_id,
@@ -135,11 +139,12 @@ class StoreMemorySession:
                 resource_id=self.resource_id,
             )
             self._base = base
-            self._events = _run_events(self.run_id, run, base)
-            store.events.attach(self._events)
+            # One answer, in its place: the stored start of the run is folded first.
+            stored = await store.read_events(self.run_id, 0)
+            self._recorder.feed_many(pack_chunks(stored[:base]))
+            self._attach(run, base)
             return []  # the conversation goes on from the suspended state
-        self._events = _run_events(self.run_id, run, 0)
-        store.events.attach(self._events)
+        self._attach(run, 0)
         history = await store.begin_agent_run(
             self.run_id,
             agent_id=self.agent_id,
@@ -150,23 +155,24 @@ class StoreMemorySession:
         )
         return to_model_messages(history)
 
+    def _attach(self, run: RunOutput, base: int) -> None:
+        assert self._recorder is not None
+        events = self._events = _run_events(self.run_id, run, base, self._recorder.feed_many)
+        # Chunks that leave a bounded replay window are packed before they go.
+        run.on_chunks_dropped(lambda start, stop: events.stash(start + base, stop + base))
+        self._store.events.attach(events)
+
     async def end(self, run: RunOutput) -> None:
         """Flush the event log, store the assistant message (partial unless it finished)."""
         events = self._events
         if events is None:
             return  # the store never opened (the run failed on that): nothing to finish
         store = self._store
+        recorder = self._recorder
+        assert recorder is not None
 
-        async def write(rows: list[Row], start: int, items: list[Any]) -> None:
-            # Fold the answer from the packed items the log is written from (cheap: a long
-            # answer is a few items); chunks written by earlier flushes are packed again. A
-            # continuation folds the stored start of the run first: one answer, in its place.
-            recorder = MessageRecorder(run_id=self.run_id)
-            if self._base:
-                stored = await store.read_events(self.run_id, 0)
-                recorder.feed_many(pack_chunks(stored[: self._base]))
-            if start > self._base:
-                recorder.feed_many(events.pack(self._base, start))
+        async def write(rows: list[Row], items: list[Any]) -> None:
+            # The batches written while the run went on are folded already; these are the last.
             recorder.feed_many(items)
             recorder.finish()
             message = None
@@ -182,10 +188,15 @@ class StoreMemorySession:
                 replace_message=self._continues,
             )
 
-        await store.events.finish(events, write)
+        try:
+            await store.events.finish(events, write)
+        finally:
+            run.on_chunks_dropped(None)
 
 
-def _run_events(run_id: str, run: RunOutput, base: int) -> RunEvents:
+def _run_events(
+    run_id: str, run: RunOutput, base: int, on_written: Callable[[list[Any]], None]
+) -> RunEvents:
     """The log of ``run``, whose chunks are stored from offset ``base`` on: read from the run's
     chunk log in place (never copied), an agent run's text stretches packed from its marks."""
 
@@ -209,4 +220,5 @@ def _run_events(run_id: str, run: RunOutput, base: int) -> RunEvents:
         pack=pack,
         count=lambda: base + run.chunk_count,
         window=window,
+        on_written=on_written,
     )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from ..errors import ChunkLogTruncatedError
@@ -50,7 +50,7 @@ class LogStatistics:
 class ChunkLog:
     """Append-only chunk log with replaying, live-following readers."""
 
-    __slots__ = ("_base", "_chunks", "_closed", "_max", "_waiters")
+    __slots__ = ("_base", "_chunks", "_closed", "_max", "_waiters", "on_drop")
 
     def __init__(self, max_chunks: int | None = None) -> None:
         if max_chunks is not None and max_chunks < 2:
@@ -60,6 +60,10 @@ class ChunkLog:
         self._closed = False
         self._max = max_chunks
         self._base = 0  # offset of _chunks[0]
+        #: Called with ``(start, stop)`` just before the chunks ``start..stop-1`` leave the
+        #: replay window (while they can still be read): what the run's event log uses so
+        #: that nothing is lost.
+        self.on_drop: Callable[[int, int], None] | None = None
 
     def __len__(self) -> int:
         return self._base + len(self._chunks)
@@ -75,6 +79,8 @@ class ChunkLog:
         chunks.append(chunk)
         if self._max is not None and len(chunks) > self._max:
             drop = len(chunks) - self._max // 2
+            if self.on_drop is not None:
+                self.on_drop(self._base, self._base + drop)
             del chunks[:drop]
             self._base += drop
         if self._waiters:

@@ -339,6 +339,12 @@ class RunOutput:
         """
         return self._log.between(start, stop)
 
+    def on_chunks_dropped(self, hook: Callable[[int, int], None] | None) -> None:
+        """Call ``hook(start, stop)`` just before the chunks ``start..stop-1`` leave the replay
+        window (:attr:`replay_window`), while :meth:`chunks_between` can still read them (the
+        run's event log packs them then). One hook per run; None removes it."""
+        self._log.on_drop = hook
+
     def chunk_at(self, offset: int) -> Chunk | None:
         """The chunk at ``offset``, or None when it is not (or no longer) held."""
         return self._log.at(offset)
