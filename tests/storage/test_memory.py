@@ -581,3 +581,15 @@ async def test_memory_bounded_replay_window_loses_nothing(
         assert events[-stats.held :] == out.chunks_from(stats.chunks - stats.held)
         stored = texts(await app.storage.list_messages("t"))
         assert stored == [("user", "q"), ("assistant", "".join(pieces))]
+
+
+async def test_memory_refused_run_leaves_no_event_rows_behind(db_url: str) -> None:
+    agent = Agent("a", model=ScriptedModel([{"text": "x"}, {"text": "y"}]))
+    async with Streamwise(agents=[agent], storage=db_url) as app:
+        await agent.stream("q", memory={"thread": "t", "resource": "alice"}).text
+        out = agent.stream("q", memory={"thread": "t", "resource": "mallory"})
+        await out.wait()
+        assert isinstance(await out.error, StorageError)
+        await app.storage.flush_events()
+        assert await app.storage.get_run(out.run_id) is None
+        assert await app.storage.read_events(out.run_id) == []

@@ -153,3 +153,41 @@ async def test_sqlite_two_processes_writing_one_file_keep_every_run(
                 f"{name}{i}" for i in range(runs)
             ]
             assert [m["role"] for m in stored] == ["user", "assistant"] * runs
+
+
+OPENER = textwrap.dedent(
+    """
+    import asyncio, sys
+    from streamwise.storage import Store
+
+    async def main(url):
+        sys.stdin.readline()
+        async with Store(url) as store:
+            await store.open()
+        print("opened", flush=True)
+
+    asyncio.run(main(sys.argv[1]))
+    """
+)
+
+
+async def test_sqlite_processes_creating_one_new_file_at_once_all_open_it(tmp_path: Path) -> None:
+    """Processes that open the same new database file at the same moment race to create its
+    schema and set its journal mode: every one of them opens it."""
+    for round_ in range(5):
+        url = f"sqlite:///{tmp_path / f'new-{round_}.sqlite'}"
+        pipe = asyncio.subprocess.PIPE
+        procs = [
+            await asyncio.create_subprocess_exec(
+                sys.executable, "-c", OPENER, url, stdin=pipe, stdout=pipe, stderr=pipe
+            )
+            for _ in range(3)
+        ]
+        for proc in procs:  # released together, once all are started
+            assert proc.stdin is not None
+            proc.stdin.write(b"go\n")
+            await proc.stdin.drain()
+        results = [await proc.communicate() for proc in procs]
+        assert [
+            (proc.returncode, out.strip()) for proc, (out, _) in zip(procs, results, strict=True)
+        ] == [(0, b"opened")] * 3, results

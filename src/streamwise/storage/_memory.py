@@ -144,7 +144,6 @@ class StoreMemorySession:
             self._recorder.feed_many(pack_chunks(stored[:base]))
             self._attach(run, base)
             return []  # the conversation goes on from the suspended state
-        self._attach(run, 0)
         history = await store.begin_agent_run(
             self.run_id,
             agent_id=self.agent_id,
@@ -153,6 +152,9 @@ class StoreMemorySession:
             last_messages=self._last,
             messages=self._input,
         )
+        # Logged from its first chunk on, once its start is queued: a run refused or cancelled
+        # before that leaves nothing behind (no event rows without their run).
+        self._attach(run, 0)
         return to_model_messages(history)
 
     def _attach(self, run: RunOutput, base: int) -> None:

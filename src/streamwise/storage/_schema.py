@@ -163,8 +163,8 @@ async def migrate(engine: AsyncEngine, *, now_ms: int) -> int:
     """Bring the database to the latest schema version and return that version.
 
     On PostgreSQL the whole upgrade is one transaction under an advisory lock, so processes that
-    open the same database at once migrate it once. SQLite tables are created with ``IF NOT
-    EXISTS`` and the version row is written last.
+    open the same database at once migrate it once; on SQLite it is one transaction that takes
+    the write lock first, to the same effect.
 
     Raises:
         StorageError: the database has a newer schema than this streamwise knows.
@@ -172,7 +172,11 @@ async def migrate(engine: AsyncEngine, *, now_ms: int) -> int:
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             await conn.execute(sa.text("SELECT pg_advisory_xact_lock(727361)"))
-        await conn.run_sync(lambda sync: schema_version.create(sync, checkfirst=True))
+        await conn.execute(sa.schema.CreateTable(schema_version, if_not_exists=True))
+        if conn.dialect.name == "sqlite":
+            # A write first: it takes the database's write lock for the whole upgrade, so a
+            # process opening the same file at once waits, then finds it done.
+            await conn.execute(sa.delete(schema_version).where(sa.false()))
         current = (await conn.execute(sa.select(sa.func.max(schema_version.c.version)))).scalar()
         current = int(current or 0)
         if current > len(MIGRATIONS):

@@ -131,10 +131,25 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
             self._open_lock.release()
         return self
 
+    async def _migrate(self, engine: AsyncEngine) -> None:
+        """Migrate the schema. On SQLite another process may be creating the same new file at
+        this moment (its schema, its journal mode): the upgrade is idempotent, so it is tried
+        again a few times before the error counts."""
+        for attempt in range(6):
+            try:
+                await s.migrate(engine, now_ms=now_ms())
+                return
+            except sa.exc.DBAPIError as exc:
+                reason = error_reason(exc)
+                racing = "locked" in reason or "already exists" in reason or "UNIQUE" in reason
+                if self.url.dialect != "sqlite" or not racing or attempt == 5:
+                    raise
+                await asyncio.sleep(0.05 * (attempt + 1))
+
     async def _open(self) -> None:
         engine = self._create_engine()
         try:
-            await s.migrate(engine, now_ms=now_ms())
+            await self._migrate(engine)
         except StorageError:
             await engine.dispose()
             raise
