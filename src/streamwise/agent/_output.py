@@ -79,6 +79,25 @@ class AgentOutput(RunOutput):
         self._object: Any = None
         self._suspended: list[dict[str, Any]] = []
 
+    def _compact(self) -> None:
+        # Each contiguous stretch of text deltas is rebuilt from the run's text pieces when a
+        # reader comes later: the log keeps a placeholder, not two dicts, per delta.
+        marks, pieces, log = self._text_marks, self._text, self._log
+        n = len(marks)
+        for k, (first, index, part_id, last) in enumerate(marks):
+            count = (marks[k + 1][1] if k + 1 < n else len(pieces)) - index
+            if last is None or count <= 0 or log.at(first + count - 1) is not last:
+                continue  # still open, or a tool wrote between its deltas: kept as it is
+            log.compact_text(
+                first,
+                count,
+                run_id=self.run_id,
+                source="AGENT",
+                part_id=part_id,
+                pieces=pieces,
+                index=index,
+            )
+
     def text_marks(self) -> tuple[list[list[Any]], list[str]]:
         """Where this run's own text deltas are, for storing them compactly.
 

@@ -4,6 +4,10 @@ One producer (the run's owner task) appends; every reader starts at offset 0 (or
 follows live. Readers never slow the producer and never copy chunks. A reader that is cancelled
 while waiting only drops its own waiter, so other readers are unaffected.
 
+A stretch of chunks the producer can rebuild (an agent's text deltas, once its run has ended)
+may be compacted (:meth:`ChunkLog.compact`): the log then holds a placeholder for each and a
+reader gets a rebuilt chunk, equal to the one written but a new object.
+
 By default the log holds every chunk of the run for as long as the run's output object lives:
 that is what makes replay for several readers (and ``observe`` from an offset) possible, and it
 is bounded by the run's own length, never by how slowly anyone reads. A log made with
@@ -16,14 +20,36 @@ window gets :class:`ChunkLogTruncatedError` (the run's stored event log still ha
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from ..errors import ChunkLogTruncatedError
 from ._chunks import Chunk
 
 __all__ = ("ChunkLog", "LogStatistics")
+
+#: What the log holds in place of a compacted chunk.
+_COMPACTED: Chunk = {"type": "streamwise-compacted"}
+
+
+class _Segment(NamedTuple):
+    """A compacted stretch of text deltas: chunks ``start..start+size-1`` have the texts
+    ``pieces[piece:piece+size]``."""
+
+    start: int
+    size: int
+    run_id: str
+    source: str
+    part_id: Any
+    pieces: list[str]
+    piece: int
+
+
+def _segment_start(segment: _Segment) -> int:
+    return segment.start
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +76,7 @@ class LogStatistics:
 class ChunkLog:
     """Append-only chunk log with replaying, live-following readers."""
 
-    __slots__ = ("_base", "_chunks", "_closed", "_max", "_waiters", "on_drop")
+    __slots__ = ("_base", "_chunks", "_closed", "_max", "_segments", "_waiters", "on_drop")
 
     def __init__(self, max_chunks: int | None = None) -> None:
         if max_chunks is not None and max_chunks < 2:
@@ -60,6 +86,7 @@ class ChunkLog:
         self._closed = False
         self._max = max_chunks
         self._base = 0  # offset of _chunks[0]
+        self._segments: list[_Segment] = []  # compacted stretches, in offset order
         #: Called with ``(start, stop)`` just before the chunks ``start..stop-1`` leave the
         #: replay window (while they can still be read): what the run's event log uses so
         #: that nothing is lost.
@@ -118,11 +145,51 @@ class ChunkLog:
                     self._waiters.remove(waiter)
                 raise
 
+    def compact_text(
+        self,
+        start: int,
+        count: int,
+        *,
+        run_id: str,
+        source: str,
+        part_id: Any,
+        pieces: list[str],
+        index: int,
+    ) -> None:
+        """Let go of the chunks ``start..start+count-1``, a stretch of plain ``text-delta``
+        chunks of one part whose texts are ``pieces[index:index+count]``: readers that come
+        later get them rebuilt. Stretches are compacted in offset order; a log with a replay
+        window is never compacted."""
+        if self._max is not None or count <= 0:
+            return
+        self._chunks[start : start + count] = [_COMPACTED] * count
+        self._segments.append(_Segment(start, count, run_id, source, part_id, pieces, index))
+
+    def _segment(self, offset: int) -> _Segment:
+        segments = self._segments
+        return segments[bisect.bisect_right(segments, offset, key=_segment_start) - 1]
+
+    def _rebuild(self, offset: int) -> Chunk:
+        seg = self._segment(offset)
+        text = seg.pieces[seg.piece + offset - seg.start]
+        return {"type": "text-delta", "runId": seg.run_id, "from": seg.source,
+                "payload": {"id": seg.part_id, "text": text}}  # fmt: skip
+
+    def _whole(self, chunks: list[Chunk], first: int) -> list[Chunk]:
+        """``chunks`` (from offset ``first``) with compacted ones rebuilt."""
+        last = first + len(chunks)
+        if not any(g.start < last and first < g.start + g.size for g in self._segments):
+            return chunks
+        return [
+            c if c is not _COMPACTED else self._rebuild(first + i) for i, c in enumerate(chunks)
+        ]
+
     def at(self, offset: int) -> Chunk | None:
         """The chunk at ``offset``, or None when it was not written or left the window."""
         index = offset - self._base
         if 0 <= index < len(self._chunks):
-            return self._chunks[index]
+            chunk = self._chunks[index]
+            return chunk if chunk is not _COMPACTED else self._rebuild(offset)
         return None
 
     def between(self, start: int, stop: int) -> list[Chunk]:
@@ -131,7 +198,7 @@ class ChunkLog:
         Raises:
             ChunkLogTruncatedError: ``start`` has left the replay window.
         """
-        return self._chunks[self._index(start) : max(stop - self._base, 0)]
+        return self._whole(self._chunks[self._index(start) : max(stop - self._base, 0)], start)
 
     def snapshot(self, offset: int = 0) -> list[Chunk]:
         """The chunks from ``offset`` on, as they are now.
@@ -139,7 +206,7 @@ class ChunkLog:
         Raises:
             ChunkLogTruncatedError: ``offset`` has left the replay window.
         """
-        return self._chunks[self._index(offset) :]
+        return self._whole(self._chunks[self._index(offset) :], offset)
 
     async def read(self, offset: int = 0) -> AsyncIterator[Chunk]:
         """Yield every chunk from ``offset``, then follow live until the log is closed.
@@ -163,7 +230,18 @@ class ChunkLog:
             else:  # the hot path: nothing is ever dropped, offsets are indexes
                 n = len(chunks)
                 while position < n:
-                    yield chunks[position]
+                    chunk = chunks[position]
+                    if chunk is _COMPACTED:
+                        # A compacted stretch: its chunks rebuilt, one lookup for all.
+                        seg = self._segment(position)
+                        run_id, source, part_id = seg.run_id, seg.source, seg.part_id
+                        first = seg.piece + position - seg.start
+                        for text in seg.pieces[first : seg.piece + seg.size]:
+                            yield {"type": "text-delta", "runId": run_id, "from": source,
+                                   "payload": {"id": part_id, "text": text}}  # fmt: skip
+                        position = seg.start + seg.size
+                        continue
+                    yield chunk
                     position += 1
             if position < len(self):
                 continue

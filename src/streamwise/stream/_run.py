@@ -196,7 +196,12 @@ class RunOutput:
                         # database is gone) must not keep the others or the readers waiting.
                         _log.exception("end hook %r of run %s failed", hook, self.run_id)
             finally:
+                self._compact()
                 self._close()
+
+    def _compact(self) -> None:
+        """Once the run has ended and its end hooks ran: let go of the chunks it can rebuild
+        (``ChunkLog.compact``). Nothing here; an agent run compacts its text deltas."""
 
     def _on_task_done(self, task: asyncio.Task[None]) -> None:
         # Safety net: a task cancelled before its first step never entered _own, so its
