@@ -15,6 +15,9 @@ chunk (which is after the end hooks: the event log flushed, the answer stored).
 Medians of ``REPEAT`` runs of each, interleaved, after a warm-up run (which opens the database),
 each run after a full collection (``gc.collect()``: a previous run's garbage is not charged to
 the next);
+``W1 no reader`` awaits the run's end without reading it: the storage cost alone (a reader that
+falls behind its producer reads chunks rebuilt after the run compacts them, and the end hook's
+database waits let it catch up first, which muddles the read comparison);
 ``1-delta run`` isolates the fixed per-run cost (the database work at the start and end);
 ``W1 steady`` runs blocks of 10 runs back to back with no collection in between, as a server
 would (medians of 7 blocks of each, interleaved).
@@ -42,12 +45,15 @@ def text_agent(n: int) -> Agent:
     return Agent("w1", model=ScriptedModel(lambda m: {"text": ["x"] * n}))
 
 
-async def run_once(agent: Agent, thread: str | None) -> float:
+async def run_once(agent: Agent, thread: str | None, *, read: bool = True) -> float:
     gc.collect()  # each sample starts from the same heap: no collection of a previous run's garbage
     t0 = time.perf_counter()
     out = agent.stream("go", memory={"thread": thread} if thread else None)
-    async for _ in out:
-        pass
+    if read:
+        async for _ in out:
+            pass
+    else:
+        await out.wait()
     elapsed = time.perf_counter() - t0
     assert await out.status == "success", await out.error
     return elapsed
@@ -64,7 +70,7 @@ def compare(plain: list[float], stored: list[float]) -> dict[str, float]:
     }
 
 
-async def w1(n: int, url: str, repeat: int) -> dict[str, float]:
+async def w1(n: int, url: str, repeat: int, *, read: bool = True) -> dict[str, float]:
     plain_agent = text_agent(n)
     agent = text_agent(n)
     plain: list[float] = []
@@ -74,8 +80,8 @@ async def w1(n: int, url: str, repeat: int) -> dict[str, float]:
         await run_once(plain_agent, None)
         # Interleaved, so that a noisy neighbour slows both alike.
         for i in range(repeat):
-            plain.append(await run_once(plain_agent, None))
-            stored.append(await run_once(agent, f"bench-{i}"))
+            plain.append(await run_once(plain_agent, None, read=read))
+            stored.append(await run_once(agent, f"bench-{i}-{read}", read=read))
     return compare(plain, stored)
 
 
@@ -130,6 +136,7 @@ async def main(quick: bool) -> None:
                 await reset_postgres(url)
             for label, row in (
                 (f"W1 {n} deltas", await w1(n, url, repeat)),
+                ("W1 no reader", await w1(n, url, repeat, read=False)),
                 ("1-delta run", await fixed_cost(url, repeat * 3)),
                 ("W1 steady", await w1_steady(n, url, 3 if quick else 7)),
             ):
