@@ -136,14 +136,19 @@ class ChunkLog:
     async def wait_closed(self) -> None:
         """Wait until the log is closed (cancel-safe: only this waiter is dropped)."""
         while not self._closed:
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            except BaseException:
-                with contextlib.suppress(ValueError):
-                    self._waiters.remove(waiter)
-                raise
+            await self._next_append()
+
+    async def _next_append(self) -> None:
+        """Wait for the next append or the close. Cancelled (or closed) while waiting: only
+        this waiter is dropped; others stay."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
+            raise
 
     def compact_text(
         self,
@@ -247,15 +252,7 @@ class ChunkLog:
                 continue
             if self._closed:
                 return
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            except BaseException:
-                # Cancelled (or closed) while waiting: drop only our own waiter; others stay.
-                with contextlib.suppress(ValueError):
-                    self._waiters.remove(waiter)
-                raise
+            await self._next_append()
 
     def statistics(self) -> LogStatistics:
         """How many chunks were written, are held and were dropped; who waits."""
