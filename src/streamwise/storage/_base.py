@@ -20,10 +20,9 @@ from ..errors import (
     StorageConfigError,
     StorageError,
 )
-from . import _schema as s
 from ._events import EventLog
-from ._sqlite import checkpoint, in_thread
-from ._statements import Statements
+from ._sqlite import LoopConnection, checkpoint, in_thread
+from ._statements import Conn, Statements
 from ._url import DatabaseURL, default_url, parse_url
 
 __all__ = (
@@ -106,6 +105,10 @@ class StoreBase:
         self._sqlite_file = os.path.expanduser(self.url.path) if self.url.path else ""
         self._checkpointing: asyncio.Task[None] | None = None
         self._stmts = Statements.build(self.url.dialect)
+        # SQLite: the connection a run's two ends use (see _hot), checked out of the pool at
+        # open and kept; its driver connection.
+        self._hot_conn: AsyncConnection | None = None
+        self._hot_raw: LoopConnection | None = None
 
     def __repr__(self) -> str:
         return f"Store({self.url.display!r})"
@@ -134,6 +137,57 @@ class StoreBase:
             self._commits += 1
             if self._commits % CHECKPOINT_EVERY == 0 and self._sqlite_file:
                 self._start_checkpoint(self._sqlite_file)
+
+    @contextlib.asynccontextmanager
+    async def _hot(self, *, write: bool = True) -> AsyncIterator[Conn]:
+        """A transaction (or, without ``write``, a read) for a run's two ends: the reads and
+        writes every run makes, of the prebuilt statements only (``self._stmts``).
+
+        On SQLite it runs on the driver connection the store keeps for them, and commits there:
+        SQLAlchemy's pool checkout, begin and commit cost ten times what SQLite takes for the
+        statements (docs/performance.md). It is serialised with every other transaction of the
+        store (the same lock) and rolled back if the block fails. On PostgreSQL it is
+        :meth:`_tx` (or :meth:`_read`).
+        """
+        if self._engine is None:
+            await self.open()
+        raw, lock = self._hot_raw, self._tx_lock
+        if raw is None or lock is None:
+            async with self._tx() if write else self._read() as conn:
+                yield conn
+            return
+        async with lock:
+            try:
+                yield raw
+            except BaseException:
+                try:
+                    await raw.rollback()
+                except Exception as exc:  # the block's error is the one to see
+                    _log.warning("%r: rollback failed: %s", self, exc)
+                raise
+            if write:
+                await raw.commit()
+        if write:
+            self._commits += 1
+            if self._commits % CHECKPOINT_EVERY == 0 and self._sqlite_file:
+                self._start_checkpoint(self._sqlite_file)
+
+    async def _keep_hot_connection(self, engine: AsyncEngine) -> None:
+        """SQLite: check out the connection :meth:`_hot` uses, for the store's lifetime."""
+        if self.url.dialect != "sqlite":
+            return
+        conn = await engine.connect()
+        raw = (await conn.get_raw_connection()).driver_connection
+        if not isinstance(raw, LoopConnection):  # pragma: no cover - the engine makes these
+            await conn.close()
+            raise StorageError(f"{self!r}: unexpected SQLite driver connection {raw!r}")
+        self._stmts.dialect = engine.dialect
+        self._hot_conn, self._hot_raw = conn, raw
+
+    async def _release_hot_connection(self) -> None:
+        conn, self._hot_conn, self._hot_raw = self._hot_conn, None, None
+        if conn is not None:
+            await conn.close()
 
     @contextlib.asynccontextmanager
     async def _read(self, *, long: bool = False) -> AsyncIterator[AsyncConnection]:
@@ -207,13 +261,12 @@ class StoreBase:
 
         return sqlite_insert(table)
 
-    async def _heartbeat(self, conn: AsyncConnection, now: int) -> None:
+    async def _heartbeat(self, conn: Conn, now: int) -> None:
         # Piggybacks on writes; an idle store needs none (it owns no running run).
         if now - self._heartbeat_at > self._stale_after_ms // 4:
             self._heartbeat_at = now
-            await conn.execute(
-                sa.update(s.owners).where(s.owners.c.id == self.owner_id).values(heartbeat_at=now)
-            )
+            stmts = self._stmts
+            await stmts.execute(conn, stmts.heartbeat, {"b_owner": self.owner_id, "b_at": now})
 
     @property
     def events(self) -> EventLog:

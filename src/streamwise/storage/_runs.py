@@ -21,6 +21,7 @@ from ._records import (
     iso,
     loads,
 )
+from ._statements import Conn
 
 __all__ = ("RunsMixin",)
 
@@ -45,7 +46,7 @@ class RunsMixin(StoreBase):
 
     async def _start_run(
         self,
-        conn: AsyncConnection,
+        conn: Conn,
         run_id: str,
         kind: str,
         target_id: str,
@@ -70,24 +71,24 @@ class RunsMixin(StoreBase):
             "started_at": now,
             "ended_at": ended_at,
         }
-        started = (await conn.execute(self._stmts.start_run, values)).scalar()
+        started = await self._stmts.scalar(conn, self._stmts.start_run, values)
         await self._heartbeat(conn, now)
         if status == "running":
             self._owned.add(run_id)
         if self._events is not None:
             self._events.wake()
-        return started == now
+        return bool(started == now)
 
     async def end_run(self, run_id: str, status: RunStatus) -> None:
         """Record the end of a run."""
         async with self._tx() as conn:
             await self._end_run(conn, run_id, status, now_ms())
 
-    async def _end_run(self, conn: AsyncConnection, run_id: str, status: str, now: int) -> None:
+    async def _end_run(self, conn: Conn, run_id: str, status: str, now: int) -> None:
         self._owned.discard(run_id)
-        await conn.execute(
-            self._stmts.end_run, {"b_run_id": run_id, "b_status": status, "b_ended_at": now}
-        )
+        stmts = self._stmts
+        params = {"b_run_id": run_id, "b_status": status, "b_ended_at": now}
+        await stmts.execute(conn, stmts.end_run, params)
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         """The recorded run, or None."""

@@ -33,12 +33,12 @@ from typing import Any
 
 import aiosqlite
 
-__all__ = ("LoopConnection", "checkpoint", "in_thread", "loop_creator")
+__all__ = ("LoopConnection", "checkpoint", "in_thread", "loop_creator", "run_statement")
 
 _Result = tuple[list[Any] | None, Any, int, int | None]
 
 
-def _run(conn: sqlite3.Connection, many: bool, sql: str, params: Any) -> _Result:
+def run_statement(conn: sqlite3.Connection, many: bool, sql: str, params: Any) -> _Result:
     """One statement with its rows and what a cursor reports after it."""
     cur = conn.cursor()
     try:
@@ -92,7 +92,7 @@ class LoopCursor:
 
     async def _go(self, many: bool, sql: str, params: Any) -> LoopCursor:
         rows, self.description, self.rowcount, self.lastrowid = await self._conn.run(
-            _run, many, sql, params
+            run_statement, many, sql, params
         )
         self._rows = rows if rows is not None else []
         return self

@@ -1,26 +1,47 @@
-"""The statements of a run's two ends, built once per dialect.
+"""The statements of a run's two ends, built once per dialect, and how they are run.
 
 A Core statement built for each call (``insert(t).values(...)``, ``where(c == value)``) costs
 more to construct than SQLite takes to run it. These are built once, with bound parameters,
-so each call only passes its values (and SQLAlchemy finds the compiled form in its cache).
+so each call only passes its values.
+
+Every run reads its thread's history at its start and writes its end in one transaction
+(``StoreBase._hot``). On PostgreSQL these run through SQLAlchemy like everything else. On
+SQLite they run on the driver connection the store keeps for them (a
+:class:`~streamwise.storage._sqlite.LoopConnection` checked out of SQLAlchemy's pool when the
+store opens): each statement is compiled by SQLAlchemy, for SQLAlchemy's aiosqlite dialect,
+once, and its SQL runs with the parameters in the compiled order, after the dialect's own bind
+processors. What this skips is SQLAlchemy's per-transaction and per-statement machinery — pool
+checkout and return, begin and commit, an execution context and a result object, greenlet
+switches — which cost about ten times what SQLite takes to run these statements (see
+docs/performance.md). The engine, the pool, the schema and its migrations, and every other
+statement of the store stay SQLAlchemy's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import _schema as s
+from ._sqlite import LoopConnection, run_statement
 
-__all__ = ("Statements",)
+__all__ = ("Conn", "Statements")
+
+Params = Mapping[str, Any] | Sequence[Mapping[str, Any]]
+
+#: What the store's statements run on: a SQLAlchemy connection, or (on SQLite, for a run's
+#: two ends) the driver connection the store keeps (see ``StoreBase._hot``).
+Conn = AsyncConnection | LoopConnection
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Statements:
-    """The hot statements of one dialect (see the module)."""
+    """The hot statements of one dialect, and how they run (see the module)."""
 
     start_run: Any
     end_run: Any
@@ -31,6 +52,11 @@ class Statements:
     insert_messages_ignore: Any
     upsert_messages: Any
     insert_events: Any
+    delete_events: Any
+    heartbeat: Any
+    #: The engine's dialect, which compiles statements for the driver (set when the store opens).
+    dialect: Any = None
+    _compiled: dict[tuple[int, tuple[str, ...]], _Compiled] = field(default_factory=dict)
 
     @classmethod
     def build(cls, dialect: str) -> Statements:
@@ -93,4 +119,80 @@ class Statements:
                 set_={"content": upsert.excluded.content, "metadata": upsert.excluded.metadata},
             ),
             insert_events=sa.insert(s.events),
+            delete_events=sa.delete(s.events).where(s.events.c.run_id == sa.bindparam("b_run_id")),
+            heartbeat=sa.update(s.owners)
+            .where(s.owners.c.id == sa.bindparam("b_owner"))
+            .values(heartbeat_at=sa.bindparam("b_at")),
         )
+
+    async def execute(self, conn: Conn, stmt: Any, params: Params) -> None:
+        """Run ``stmt`` with ``params`` (one mapping, or a list for many rows)."""
+        if isinstance(conn, LoopConnection):
+            await self._run(conn, stmt, params)
+        else:
+            await conn.execute(stmt, params)
+
+    async def scalar(self, conn: Conn, stmt: Any, params: Mapping[str, Any]) -> Any:
+        """Run ``stmt``; the first column of its first row, or None."""
+        if isinstance(conn, LoopConnection):
+            rows, _ = await self._run(conn, stmt, params)
+            return rows[0][0] if rows else None
+        return (await conn.execute(stmt, params)).scalar()
+
+    async def rows(self, conn: Conn, stmt: Any, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Run ``stmt``; its rows as dicts by column name."""
+        if isinstance(conn, LoopConnection):
+            rows, description = await self._run(conn, stmt, params)
+            if not rows:
+                return []
+            names = [d[0] for d in description]
+            return [dict(zip(names, row, strict=True)) for row in rows]
+        return [dict(r) for r in (await conn.execute(stmt, params)).mappings().all()]
+
+    async def _run(self, raw: LoopConnection, stmt: Any, params: Params) -> tuple[list[Any], Any]:
+        many = not isinstance(params, Mapping)
+        batch: Sequence[Mapping[str, Any]] = params if many else [params]  # type: ignore[list-item,assignment]
+        if not batch:
+            return [], None
+        keys = tuple(batch[0])
+        compiled = self._compiled.get((id(stmt), keys))
+        if compiled is None:
+            compiled = self._compile(stmt, keys)
+        args: Any = [compiled.values(p) for p in batch] if many else compiled.values(batch[0])
+        rows, description, _, _ = await raw.run(run_statement, many, compiled.sql, args)
+        return rows or [], description
+
+    def _compile(self, stmt: Any, keys: tuple[str, ...]) -> _Compiled:
+        compiled = stmt.compile(dialect=self.dialect, column_keys=list(keys))
+        if compiled.literal_execute_params or compiled.post_compile_params:
+            raise TypeError(f"not a statement for the driver path: {compiled}")
+        entry = _Compiled(compiled, keys)
+        self._compiled[(id(stmt), keys)] = entry
+        return entry
+
+
+class _Compiled:
+    """One statement compiled for the driver: its SQL, its parameters in order, the defaults
+    of those the caller does not pass (an OFFSET), and the dialect's bind processors (what
+    SQLAlchemy does to a value before the driver sees it: the same here)."""
+
+    __slots__ = ("defaults", "names", "processors", "sql")
+
+    def __init__(self, compiled: Any, keys: tuple[str, ...]) -> None:
+        self.sql: str = str(compiled)
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
+        self.defaults = {k: v for k, v in compiled.params.items() if k not in keys}
+        procs: Mapping[str, Any] = compiled._bind_processors
+        self.processors = [(i, procs[n]) for i, n in enumerate(self.names) if n in procs]
+
+    def values(self, params: Mapping[str, Any]) -> list[Any]:
+        """The driver's parameters for one call."""
+        defaults = self.defaults
+        if defaults:
+            values = [params[n] if n in params else defaults[n] for n in self.names]
+        else:
+            values = [params[n] for n in self.names]
+        for i, process in self.processors:
+            if values[i] is not None:
+                values[i] = process(values[i])
+        return values

@@ -44,6 +44,7 @@ from ._records import (
 from ._runs import RunsMixin
 from ._snapshots import SnapshotsMixin
 from ._sqlite import loop_creator
+from ._statements import Conn
 from ._suspended import SuspendedMixin
 from ._threads import ThreadsMixin, assistant_input, message_record
 
@@ -172,6 +173,7 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
             pending=lambda: bool(self._starts),
         )
         try:
+            await self._keep_hot_connection(engine)
             await self._register_owner()
             await self.recover_interrupted()
             self._recovered_at = now_ms()
@@ -179,7 +181,10 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
                 await self.prune_events()
         except BaseException:
             self._engine = None
-            await engine.dispose()
+            try:
+                await self._release_hot_connection()
+            finally:
+                await engine.dispose()
             raise
         self._events.start(f"storage-flusher:{self.owner_id}")
         self._ready = True
@@ -287,7 +292,10 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
                 _log.warning("%r: could not mark its runs on close: %s", self, exc)
         finally:
             self._engine = None
-            await engine.dispose()
+            try:
+                await self._release_hot_connection()
+            finally:
+                await engine.dispose()
 
     # -- owners and interrupted runs -----------------------------------------------------------
 
@@ -427,8 +435,8 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
             params = {"b_thread_id": thread_id, "b_count": max(last_messages, 0)}
 
             async def read() -> Sequence[Any]:
-                async with self._read() as conn:
-                    return (await conn.execute(self._stmts.thread_history, params)).mappings().all()
+                async with self._hot(write=False) as conn:
+                    return await self._stmts.rows(conn, self._stmts.thread_history, params)
 
             rows = await self._once_more(read)
             owner = rows[0]["b_owner"] if rows else None
@@ -524,10 +532,10 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
     ) -> None:
         now = now_ms()
         answer = message if thread_id is not None and not replace_message else None
-        async with self._taking_starts() as starts, self._tx() as conn:
+        async with self._taking_starts() as starts, self._hot() as conn:
             ended = await self._write_starts(conn, starts, end=(run_id, status, now, answer))
             if event_rows:
-                await conn.execute(self._stmts.insert_events, list(event_rows))
+                await self._stmts.execute(conn, self._stmts.insert_events, list(event_rows))
             if ended:
                 self._owned.discard(run_id)
                 return
@@ -569,15 +577,15 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
         async with self._taking_starts() as starts:
             if not starts and not rows:
                 return
-            async with self._tx() as conn:
+            async with self._hot() as conn:
                 await self._write_starts(conn, starts)
                 if rows:
-                    await conn.execute(self._stmts.insert_events, rows)
+                    await self._stmts.execute(conn, self._stmts.insert_events, rows)
                 await self._heartbeat(conn, now_ms())
 
     async def _write_starts(
         self,
-        conn: AsyncConnection,
+        conn: Conn,
         starts: list[PendingStart],
         *,
         end: tuple[str, RunStatus, int, MessageInput | None] | None = None,
@@ -603,7 +611,8 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
                 ended_at=end[2] if end is not None and final else None,
             ):
                 # An agent run id given again is a new run: its log starts afresh.
-                await conn.execute(sa.delete(s.events).where(s.events.c.run_id == p.run_id))
+                stmts = self._stmts
+                await stmts.execute(conn, stmts.delete_events, {"b_run_id": p.run_id})
             ended = ended or final
             if p.thread_id is None:
                 continue
@@ -616,7 +625,7 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
                 "created_at": p.at,
                 "updated_at": p.at,
             }
-            owner = (await conn.execute(self._stmts.touch_thread, thread)).scalar()
+            owner = await self._stmts.scalar(conn, self._stmts.touch_thread, thread)
             if p.resource_id is not None and owner is not None and owner != p.resource_id:
                 # Two runs made the same new thread for two resources at once: the later
                 # one's messages are not stored in the other's thread.

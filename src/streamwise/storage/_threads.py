@@ -25,6 +25,7 @@ from ._records import (
     iso,
     loads,
 )
+from ._statements import Conn
 
 __all__ = ("ThreadsMixin", "assistant_input", "message_record", "thread_record")
 
@@ -198,7 +199,7 @@ class ThreadsMixin(StoreBase):
 
     async def _write_messages(
         self,
-        conn: AsyncConnection,
+        conn: Conn,
         thread_id: str,
         resource_id: str | None,
         messages: Sequence[MessageInput],
@@ -238,7 +239,7 @@ class ThreadsMixin(StoreBase):
             stmt = stmts.insert_messages_ignore
         else:
             stmt = stmts.insert_messages
-        await conn.execute(stmt, rows)
+        await stmts.execute(conn, stmt, rows)
 
     async def list_messages(
         self, thread_id: str, *, limit: int | None = None, offset: int = 0
@@ -264,15 +265,11 @@ class ThreadsMixin(StoreBase):
         async with self._tx() as conn:
             return await self._recent(conn, thread_id, count)
 
-    async def _recent(self, conn: AsyncConnection, thread_id: str, count: int) -> list[Message]:
+    async def _recent(self, conn: Conn, thread_id: str, count: int) -> list[Message]:
         if count <= 0:
             return []
-        query = self._stmts.recent
-        rows = (
-            (await conn.execute(query, {"b_thread_id": thread_id, "b_count": count}))
-            .mappings()
-            .all()
-        )
+        stmts = self._stmts
+        rows = await stmts.rows(conn, stmts.recent, {"b_thread_id": thread_id, "b_count": count})
         return [message_record(r) for r in reversed(rows)]
 
 
