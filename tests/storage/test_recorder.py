@@ -169,3 +169,42 @@ def test_recorder_feed_many_takes_packed_event_log_items() -> None:
     many.feed_many(packed)
     assert many.parts() == one.parts()
     assert many.metadata() == one.metadata()
+
+
+def step(text: str) -> dict[str, Any]:
+    """A step-finish whose output text is ``text`` (the agent's join of the step's deltas)."""
+    return c("step-finish", output={"text": text})
+
+
+def test_recorder_takes_a_one_part_steps_text_from_its_step_finish() -> None:
+    deltas = [c("text-delta", id="t", text=str(i)) for i in range(50)]
+    chunks = [START, c("step-start"), c("text-start", id="t"), *deltas, c("text-end", id="t")]
+    one = feed(MessageRecorder(), [*chunks, step("".join(str(i) for i in range(50)))])
+    assert one.parts()[1] == {"type": "text", "text": "".join(str(i) for i in range(50))}
+    # The step's text is taken as it is (what the model said, joined once by the agent),
+    # not joined again from the deltas: a step-finish that says otherwise shows it.
+    told = feed(MessageRecorder(), [*chunks, step("the step's own text")])
+    assert told.parts()[1] == {"type": "text", "text": "the step's own text"}
+    many = MessageRecorder()
+    many.feed_many([*pack_chunks(chunks), step("the step's own text")])
+    assert many.parts() == told.parts()
+
+
+def test_recorder_keeps_each_parts_own_text_when_a_step_has_several() -> None:
+    rec = feed(MessageRecorder(), [
+        START, c("step-start"),
+        c("text-delta", id="a", text="one "), c("text-delta", id="b", text="two"),
+        c("text-delta", id="a", text="more"), step("one twomore"),
+        # A part still open when the next step starts goes on in it: that step's text is not
+        # the part's.
+        c("step-start"), c("text-delta", id="a", text="!"), c("text-delta", id="e", text="new"),
+        step("!new"),
+        c("text-end", id="a"), c("text-end", id="b"), c("text-end", id="e"),
+        # Another run's step-finish says nothing of this run's step.
+        c("step-start"), c("text-delta", id="c", text="other "), c("text-delta", id="c", text="run"),
+        {**step("x"), "runId": "child"}, c("text-end", id="c"),
+        c("step-start"), c("text-delta", id="d", text="la"), c("text-delta", id="d", text="st"),
+        step("last"),
+    ])  # fmt: skip
+    texts = [p.get("text") for p in rec.parts()]
+    assert texts == [None, "one more!", "two", None, "new", None, "other run", None, "last"]

@@ -61,6 +61,7 @@ class MessageRecorder:
         "_data",
         "_items",
         "_open",
+        "_step_texts",
         "_tools",
         "error",
         "finish_reason",
@@ -81,6 +82,9 @@ class MessageRecorder:
         self._open: dict[str, _Buffer] = {}
         self._tools: dict[str, Part] = {}
         self._data: dict[tuple[str, str], int] = {}
+        # The text parts begun in the current step, or None when the step began with a text
+        # part still open (see _step_finish).
+        self._step_texts: list[_Buffer] | None = None
 
     def feed(self, chunk: Chunk) -> None:
         """Fold one chunk (any chunk of the run; unknown types are ignored)."""
@@ -105,6 +109,9 @@ class MessageRecorder:
                 ended.metadata = meta
         elif t == "step-start":
             self._items.append({"type": "step-start"})
+            self._step_texts = None if any(b.kind == "text" for b in self._open.values()) else []
+        elif t == "step-finish":
+            self._step_finish(chunk)
         elif t == "tool-call":
             self._tool_call(chunk["payload"])
         elif t == "tool-result" or t == "tool-error":
@@ -167,7 +174,20 @@ class MessageRecorder:
         buf = _Buffer(kind)
         self._open[key] = buf
         self._items.append(buf)
+        if kind == "text" and self._step_texts is not None:
+            self._step_texts.append(buf)
         return buf
+
+    def _step_finish(self, chunk: Chunk) -> None:
+        """A step whose text is one part: that part's text is the step's, which the agent
+        joined already (``step-finish``'s ``output.text`` is every text delta of the step,
+        in order), so its pieces need not be joined again."""
+        texts, self._step_texts = self._step_texts, None
+        if texts is None or len(texts) != 1 or chunk.get("runId") != self.run_id:
+            return
+        text = ((chunk.get("payload") or {}).get("output") or {}).get("text")
+        if isinstance(text, str):
+            texts[0].pieces = [text]
 
     def _tool_call(self, payload: dict[str, Any]) -> None:
         call_id = payload["toolCallId"]
