@@ -38,7 +38,7 @@ from pathlib import Path
 from streamwise import Agent, Streamwise
 from streamwise.testing import ScriptedModel
 
-REPEAT = 15
+REPEAT = 31
 
 
 def text_agent(n: int) -> Agent:

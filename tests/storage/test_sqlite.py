@@ -219,9 +219,21 @@ async def test_sqlite_run_ends_use_the_kept_driver_connection_and_roll_back_on_f
 
         with pytest.raises(RuntimeError, match="in the middle"):
             await fail_in_the_middle()
+        raw = store._hot_raw
+        assert raw is not None
+
+        async def commit_fails() -> None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        raw.commit = commit_fails  # type: ignore[method-assign]
+        with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+            async with store._hot() as conn:
+                await stmts.scalar(conn, stmts.start_run, {**run, "run_id": "r3"})
+        del raw.commit
         async with store._hot() as conn:
             await stmts.scalar(conn, stmts.start_run, {**run, "run_id": "r2"})
         assert await store.get_run("r1") is None  # rolled back, not committed with the next
+        assert await store.get_run("r3") is None  # its commit failed: rolled back too
         record = await store.get_run("r2")  # committed, and seen by SQLAlchemy's connections
         assert record is not None and record["status"] == "running"
 

@@ -146,7 +146,7 @@ class StoreBase:
         On SQLite it runs on the driver connection the store keeps for them, and commits there:
         SQLAlchemy's pool checkout, begin and commit cost ten times what SQLite takes for the
         statements (docs/performance.md). It is serialised with every other transaction of the
-        store (the same lock) and rolled back if the block fails. On PostgreSQL it is
+        store (the same lock) and rolled back if the block or its commit fails. On PostgreSQL it is
         :meth:`_tx` (or :meth:`_read`).
         """
         if self._engine is None:
@@ -159,14 +159,15 @@ class StoreBase:
         async with lock:
             try:
                 yield raw
+                if write:
+                    await raw.commit()
             except BaseException:
+                # The block failed, or its commit did: nothing of it may ride on the next one.
                 try:
                     await raw.rollback()
                 except Exception as exc:  # the block's error is the one to see
                     _log.warning("%r: rollback failed: %s", self, exc)
                 raise
-            if write:
-                await raw.commit()
         if write:
             self._commits += 1
             if self._commits % CHECKPOINT_EVERY == 0 and self._sqlite_file:

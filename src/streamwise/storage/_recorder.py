@@ -31,14 +31,25 @@ __all__ = ("MessageRecorder",)
 
 
 class _Buffer:
-    """A text or reasoning part still receiving deltas (joined once, at the end)."""
+    """A text or reasoning part still receiving deltas (joined once, at the end).
 
-    __slots__ = ("kind", "metadata", "pieces")
+    ``pieces`` holds texts, and, once ``nested``, whole lists of texts (a stored stretch's,
+    kept as they come: a step whose text is taken from its ``step-finish`` never reads them).
+    """
+
+    __slots__ = ("kind", "metadata", "nested", "pieces")
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self.pieces: list[str] = []
+        self.pieces: list[Any] = []
+        self.nested = False
         self.metadata: dict[str, Any] | None = None  # the provider's, from reasoning-end
+
+    def text(self) -> str:
+        """The part's text."""
+        if not self.nested:
+            return "".join(self.pieces)
+        return "".join([p if type(p) is str else "".join(p) for p in self.pieces])
 
 
 _TERMINAL: dict[str, RunStatus] = {
@@ -144,7 +155,7 @@ class MessageRecorder:
         stored (packed) items, whose ``{"~td": [runId, from, id, texts]}`` stand for a stretch
         of ``text-delta`` chunks."""
         feed = self.feed
-        pieces: list[str] | None = None
+        pieces: list[Any] | None = None
         current: Any = None
         for chunk in chunks:
             t = chunk.get("type")
@@ -157,15 +168,12 @@ class MessageRecorder:
                 current = payload["id"]
                 pieces = self._open[f"t:{current}"].pieces
             elif t is None and "~td" in chunk:
-                run_id, source, part_id, texts = chunk["~td"]
-                if pieces is None or part_id != current:
-                    first = {"id": part_id, "text": texts[0]}
-                    feed({"type": "text-delta", "runId": run_id, "from": source, "payload": first})
-                    current = part_id
-                    pieces = self._open[f"t:{current}"].pieces
-                    pieces.extend(texts[1:])
-                else:
-                    pieces.extend(texts)
+                part_id, texts = chunk["~td"][2:]
+                key = f"t:{part_id}"
+                buf = self._open.get(key) or self._start("text", key)
+                buf.pieces.append(texts)
+                buf.nested = True
+                current, pieces = part_id, buf.pieces
             else:
                 feed(chunk)
                 pieces = None
@@ -187,7 +195,8 @@ class MessageRecorder:
             return
         text = ((chunk.get("payload") or {}).get("output") or {}).get("text")
         if isinstance(text, str):
-            texts[0].pieces = [text]
+            buf = texts[0]
+            buf.pieces, buf.nested = [text], False
 
     def _tool_call(self, payload: dict[str, Any]) -> None:
         call_id = payload["toolCallId"]
@@ -266,7 +275,7 @@ class MessageRecorder:
         out: list[Part] = []
         for item in self._items:
             if isinstance(item, _Buffer):
-                part: Part = {"type": item.kind, "text": "".join(item.pieces)}
+                part: Part = {"type": item.kind, "text": item.text()}
                 if item.metadata:
                     part["providerMetadata"] = item.metadata
                 out.append(part)
