@@ -5,13 +5,14 @@ answers again, and nothing is written twice."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator
 
 import pytest
-import sqlalchemy as sa
 
 from streamwise import Agent, Streamwise
+from streamwise.errors import StorageUnavailableError
 from streamwise.models import ModelPart, ModelRequest
 from streamwise.storage import Store
 from streamwise.testing import ScriptedModel
@@ -45,6 +46,27 @@ async def terminate_other_connections(url: str) -> int:
     return killed
 
 
+@contextlib.asynccontextmanager
+async def database_down(url: str) -> AsyncIterator[None]:
+    """The database refuses new connections and its sessions are ended, until the block ends."""
+    import asyncpg
+
+    probe = await asyncpg.connect(url)
+    name = await probe.fetchval("SELECT current_database()")
+    await probe.close()
+    conn = await asyncpg.connect(url, database="postgres")  # not the one that goes down
+    try:
+        await conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        await conn.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1",
+            name,
+        )
+        yield
+    finally:
+        await conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        await conn.close()
+
+
 class PausingModel(ScriptedModel):
     """Streams ``first`` and ``second``, and waits for ``gate`` between them."""
 
@@ -70,9 +92,9 @@ async def test_memory_start_not_written_is_written_once_the_database_answers(
     async with store, Streamwise(agents=[agent], storage=store):
         out = agent.stream("hello", memory={"thread": "t"})
         await model.paused.wait()  # the run began; its start is not written yet
-        assert await terminate_other_connections(pg_url) > 0
-        with pytest.raises(sa.exc.DBAPIError):  # the flush fails: the start goes back
-            await store.flush_events()
+        async with database_down(pg_url):
+            with pytest.raises(StorageUnavailableError):  # the flush fails: the start goes back
+                await store.flush_events()
         await store.flush_events()  # the database answers again: the start goes in
         run = await store.get_run(out.run_id)
         assert run is not None

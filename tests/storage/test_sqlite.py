@@ -19,6 +19,7 @@ from streamwise import Agent, Streamwise
 from streamwise.storage import Store
 from streamwise.storage._sqlite import LoopConnection
 from streamwise.testing import ScriptedModel
+from tests.storage.test_store import run_row
 
 
 async def test_sqlite_write_waits_for_another_connections_lock_without_blocking_the_loop(
@@ -194,33 +195,11 @@ async def test_sqlite_processes_creating_one_new_file_at_once_all_open_it(tmp_pa
         ] == [(0, b"opened")] * 3, results
 
 
-async def test_sqlite_run_ends_use_the_kept_driver_connection_and_roll_back_on_failure(
-    tmp_path: Path,
-) -> None:
+async def test_sqlite_a_failed_commit_of_a_runs_end_is_rolled_back(tmp_path: Path) -> None:
     async with Store(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
         stmts = store._stmts
-        run = {
-            "run_id": "r1",
-            "kind": "agent",
-            "target_id": "a",
-            "thread_id": None,
-            "resource_id": None,
-            "status": "running",
-            "owner": store.owner_id,
-            "started_at": 1,
-            "ended_at": None,
-        }
-
-        async def fail_in_the_middle() -> None:
-            async with store._hot() as conn:
-                assert isinstance(conn, LoopConnection)  # not SQLAlchemy's: see _statements.py
-                assert await stmts.scalar(conn, stmts.start_run, run) == 1
-                raise RuntimeError("in the middle")
-
-        with pytest.raises(RuntimeError, match="in the middle"):
-            await fail_in_the_middle()
         raw = store._hot_raw
-        assert raw is not None
+        assert isinstance(raw, LoopConnection)
 
         async def commit_fails() -> None:
             raise sqlite3.OperationalError("disk I/O error")
@@ -228,35 +207,12 @@ async def test_sqlite_run_ends_use_the_kept_driver_connection_and_roll_back_on_f
         raw.commit = commit_fails  # type: ignore[method-assign]
         with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
             async with store._hot() as conn:
-                await stmts.scalar(conn, stmts.start_run, {**run, "run_id": "r3"})
+                await stmts.scalar(conn, stmts.start_run, run_row(store, "r1"))
         del raw.commit
         async with store._hot() as conn:
-            await stmts.scalar(conn, stmts.start_run, {**run, "run_id": "r2"})
-        assert await store.get_run("r1") is None  # rolled back, not committed with the next
-        assert await store.get_run("r3") is None  # its commit failed: rolled back too
-        record = await store.get_run("r2")  # committed, and seen by SQLAlchemy's connections
-        assert record is not None and record["status"] == "running"
-
-
-async def test_sqlite_driver_statements_read_what_sqlalchemy_reads(tmp_path: Path) -> None:
-    async with Store(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
-        await store.create_thread("t", resource_id="u")
-        await store.append_messages(
-            "t", [{"role": "user", "content": f"m{i}", "metadata": {"i": i}} for i in range(5)]
-        )
-        stmts = store._stmts
-        for params in ({"b_thread_id": "t", "b_count": 3}, {"b_thread_id": "none", "b_count": 3}):
-            async with store._hot(write=False) as raw:
-                driver = await stmts.rows(raw, stmts.thread_history, params)
-            async with store._read() as conn:
-                ours = await stmts.rows(conn, stmts.thread_history, params)
-                theirs = (await conn.execute(stmts.thread_history, params)).mappings().all()
-            assert driver == ours == [dict(r) for r in theirs]
-        assert [r["content"] for r in driver] == [] and len(ours) == 0
-        history = await store.begin_agent_run(
-            "r", agent_id="a", thread_id="t", resource_id="u", last_messages=2, messages=[]
-        )
-        assert [m["metadata"] for m in history] == [{"i": 3}, {"i": 4}]
+            await stmts.scalar(conn, stmts.start_run, run_row(store, "r2"))
+        assert await store.get_run("r1") is None  # its commit failed: not committed with r2
+        assert await store.get_run("r2") is not None
 
 
 async def test_sqlite_a_runs_end_waits_for_another_connections_lock(tmp_path: Path) -> None:

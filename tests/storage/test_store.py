@@ -6,6 +6,7 @@ import asyncio
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -18,6 +19,8 @@ from streamwise.errors import (
     ThreadNotFoundError,
 )
 from streamwise.storage import EventRetention, RunEvents, Store
+from streamwise.storage._sqlite import LoopConnection
+from streamwise.storage._statements import PgDriver
 from streamwise.stream import Chunk
 
 
@@ -359,3 +362,62 @@ async def test_store_runs_of_stale_or_dead_owners_are_interrupted_live_ones_kept
         assert await _status(s, "run-stale") == "interrupted"
         assert await _status(s, "run-dead") == "interrupted"
         assert await s.recover_interrupted() == []
+
+
+def run_row(store: Store, run_id: str) -> dict[str, Any]:
+    """A ``runs`` row for the store's prebuilt ``start_run`` statement."""
+    return {
+        "run_id": run_id,
+        "kind": "agent",
+        "target_id": "a",
+        "thread_id": None,
+        "resource_id": None,
+        "status": "running",
+        "owner": store.owner_id,
+        "started_at": 1,
+        "ended_at": None,
+    }
+
+
+async def test_store_run_ends_use_a_kept_driver_connection_and_roll_back_on_failure(
+    store: Store,
+) -> None:
+    stmts = store._stmts
+
+    async def fail_in_the_middle() -> None:
+        async with store._hot() as conn:
+            # Not SQLAlchemy's connection: the driver's (see storage/_statements.py).
+            assert isinstance(conn, (LoopConnection, PgDriver))
+            assert await stmts.scalar(conn, stmts.start_run, run_row(store, "r1")) == 1
+            raise RuntimeError("in the middle")
+
+    with pytest.raises(RuntimeError, match="in the middle"):
+        await fail_in_the_middle()
+    async with store._hot() as conn:
+        await stmts.scalar(conn, stmts.start_run, run_row(store, "r2"))
+    assert await store.get_run("r1") is None  # rolled back, not committed with the next
+    record = await store.get_run("r2")  # committed, and seen by SQLAlchemy's connections
+    assert record is not None and record["status"] == "running"
+
+
+async def test_store_driver_statements_read_what_sqlalchemy_reads(store: Store) -> None:
+    await store.create_thread("t", resource_id="u")
+    await store.append_messages(
+        "t", [{"role": "user", "content": f"m{i}", "metadata": {"i": i}} for i in range(5)]
+    )
+    stmts = store._stmts
+    for params, expected in (
+        ({"b_thread_id": "t", "b_count": 3}, 3),
+        ({"b_thread_id": "t", "b_count": 0}, 1),  # the thread's owner, no message
+        ({"b_thread_id": "none", "b_count": 3}, 0),
+    ):
+        async with store._hot(write=False) as raw:
+            driver = await stmts.rows(raw, stmts.thread_history, params)
+        async with store._read() as conn:
+            theirs = (await conn.execute(stmts.thread_history, params)).mappings().all()
+        assert driver == [dict(r) for r in theirs]
+        assert len(driver) == expected
+    history = await store.begin_agent_run(
+        "r", agent_id="a", thread_id="t", resource_id="u", last_messages=2, messages=[]
+    )
+    assert [m["metadata"] for m in history] == [{"i": 3}, {"i": 4}]

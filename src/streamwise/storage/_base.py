@@ -19,10 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ..errors import (
     StorageConfigError,
     StorageError,
+    StorageUnavailableError,
 )
 from ._events import EventLog
 from ._sqlite import LoopConnection, checkpoint, in_thread
-from ._statements import Conn, Statements
+from ._statements import Conn, PgDriver, Statements
 from ._url import DatabaseURL, default_url, parse_url
 
 __all__ = (
@@ -105,10 +106,11 @@ class StoreBase:
         self._sqlite_file = os.path.expanduser(self.url.path) if self.url.path else ""
         self._checkpointing: asyncio.Task[None] | None = None
         self._stmts = Statements.build(self.url.dialect)
-        # SQLite: the connection a run's two ends use (see _hot), checked out of the pool at
-        # open and kept; its driver connection.
+        # The connection a run's two ends use (see _hot), checked out of the pool at open and
+        # kept; its driver connection; on PostgreSQL, the lock that serialises its use.
         self._hot_conn: AsyncConnection | None = None
-        self._hot_raw: LoopConnection | None = None
+        self._hot_raw: LoopConnection | PgDriver | None = None
+        self._hot_lock: asyncio.Lock | None = None
 
     def __repr__(self) -> str:
         return f"Store({self.url.display!r})"
@@ -143,47 +145,116 @@ class StoreBase:
         """A transaction (or, without ``write``, a read) for a run's two ends: the reads and
         writes every run makes, of the prebuilt statements only (``self._stmts``).
 
-        On SQLite it runs on the driver connection the store keeps for them, and commits there:
-        SQLAlchemy's pool checkout, begin and commit cost ten times what SQLite takes for the
-        statements (docs/performance.md). It is serialised with every other transaction of the
-        store (the same lock) and rolled back if the block or its commit fails. On PostgreSQL it is
-        :meth:`_tx` (or :meth:`_read`).
+        It runs on the driver connection the store keeps for them (checked out of SQLAlchemy's
+        pool when the store opens), with the statements SQLAlchemy compiled once: SQLAlchemy's
+        pool checkout, begin and commit and per-statement machinery cost several times what
+        the database takes for these statements (docs/storage.md). One at a time: on SQLite
+        under the lock of every transaction of the store, on PostgreSQL under the kept
+        connection's own. The transaction is rolled back if the block or its commit fails.
+
+        Raises:
+            StorageUnavailableError: PostgreSQL: the kept connection was lost (the server
+                restarted, or ended it); the next use connects again.
         """
         if self._engine is None:
             await self.open()
         raw, lock = self._hot_raw, self._tx_lock
-        if raw is None or lock is None:
+        if isinstance(raw, LoopConnection) and lock is not None:
+            async with lock:
+                try:
+                    yield raw
+                    if write:
+                        await raw.commit()
+                except BaseException:
+                    # The block failed, or its commit did: nothing of it may ride on the next.
+                    try:
+                        await raw.rollback()
+                    except Exception as exc:  # the block's error is the one to see
+                        _log.warning("%r: rollback failed: %s", self, exc)
+                    raise
+            if write:
+                self._commits += 1
+                if self._commits % CHECKPOINT_EVERY == 0 and self._sqlite_file:
+                    self._start_checkpoint(self._sqlite_file)
+            return
+        if self._hot_lock is None:  # not kept (a store opened without it): SQLAlchemy's
             async with self._tx() if write else self._read() as conn:
                 yield conn
             return
-        async with lock:
+        async with self._hot_lock:
+            driver = await self._pg_driver()
+            conn = driver.conn
+            tx = None
             try:
-                yield raw
                 if write:
-                    await raw.commit()
-            except BaseException:
-                # The block failed, or its commit did: nothing of it may ride on the next one.
-                try:
-                    await raw.rollback()
-                except Exception as exc:  # the block's error is the one to see
-                    _log.warning("%r: rollback failed: %s", self, exc)
+                    tx = conn.transaction()
+                    await tx.start()
+                yield driver
+                if tx is not None:
+                    await tx.commit()
+            except BaseException as exc:
+                if conn.is_closed() or _lost(exc):
+                    await self._drop_hot_connection(lost=True)
+                    if isinstance(exc, Exception):
+                        raise _ConnectionLost(
+                            f"{self.url.display}: the connection was lost ({error_reason(exc)})"
+                        ) from exc
+                elif tx is not None:
+                    try:
+                        await tx.rollback()
+                    except Exception as rollback_exc:  # not to be trusted again: connect anew
+                        _log.warning("%r: rollback failed: %s", self, rollback_exc)
+                        await self._drop_hot_connection()
                 raise
-        if write:
-            self._commits += 1
-            if self._commits % CHECKPOINT_EVERY == 0 and self._sqlite_file:
-                self._start_checkpoint(self._sqlite_file)
+
+    async def _pg_driver(self) -> PgDriver:
+        """The kept PostgreSQL connection, connected again if it was lost (under the lock)."""
+        raw = self._hot_raw
+        if isinstance(raw, PgDriver) and not raw.conn.is_closed():
+            return raw
+        await self._drop_hot_connection(lost=raw is not None)  # found closed: the server's doing
+        engine = self._engine
+        assert engine is not None
+        try:
+            await self._keep_hot_connection(engine)
+        except Exception as exc:
+            raise _ConnectionLost(
+                f"cannot reach the database {self.url.display}: {error_reason(exc)}"
+            ) from exc
+        assert isinstance(self._hot_raw, PgDriver)
+        return self._hot_raw
+
+    async def _drop_hot_connection(self, *, lost: bool = False) -> None:
+        """Let go of the kept connection (the pool discards it). ``lost``: the server ended it,
+        so the pool's idle connections are as dead (a restart, a failover): the pool is
+        emptied too, as SQLAlchemy does when it meets a disconnect, and the next checkout
+        connects afresh."""
+        conn, self._hot_conn, self._hot_raw = self._hot_conn, None, None
+        if conn is not None:
+            try:
+                await conn.invalidate()
+                await conn.close()
+            except Exception as exc:  # it is gone either way
+                _log.debug("%r: closing a lost connection: %s", self, exc)
+        if lost and self._engine is not None:
+            await self._engine.dispose()
 
     async def _keep_hot_connection(self, engine: AsyncEngine) -> None:
-        """SQLite: check out the connection :meth:`_hot` uses, for the store's lifetime."""
-        if self.url.dialect != "sqlite":
-            return
+        """Check out the connection :meth:`_hot` uses, for the store's lifetime."""
         conn = await engine.connect()
-        raw = (await conn.get_raw_connection()).driver_connection
-        if not isinstance(raw, LoopConnection):  # pragma: no cover - the engine makes these
+        try:
+            raw = (await conn.get_raw_connection()).driver_connection
+        except BaseException:
             await conn.close()
-            raise StorageError(f"{self!r}: unexpected SQLite driver connection {raw!r}")
+            raise
         self._stmts.dialect = engine.dialect
-        self._hot_conn, self._hot_raw = conn, raw
+        self._hot_conn = conn
+        if isinstance(raw, LoopConnection):
+            self._hot_raw = raw
+        else:  # asyncpg's
+            self._hot_raw = PgDriver(raw)
+            if self._hot_lock is None:
+                self._hot_lock = asyncio.Lock()
 
     async def _release_hot_connection(self) -> None:
         conn, self._hot_conn, self._hot_raw = self._hot_conn, None, None
@@ -219,9 +290,12 @@ class StoreBase:
     async def _once_more(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """``attempt()``, and once more if it failed on a connection the server had closed (a
         restart, a failover): the pool finds its connections dead only on first use, then
-        makes new ones. For a run's two ends, which nothing else would retry."""
+        makes new ones, and so does :meth:`_hot`. For a run's two ends, which nothing else
+        would retry."""
         try:
             return await attempt()
+        except _ConnectionLost:
+            pass
         except sa.exc.DBAPIError as exc:
             if not exc.connection_invalidated:
                 raise
@@ -276,6 +350,27 @@ class StoreBase:
         if self._events is None:
             raise StorageError(f"{self!r} is not open: await store.open() first")
         return self._events
+
+
+class _ConnectionLost(StorageUnavailableError):
+    """The store's kept PostgreSQL connection was lost (see ``StoreBase._hot``)."""
+
+
+def _lost(exc: BaseException) -> bool:
+    """True when ``exc`` says the connection itself is gone (asyncpg's errors are imported
+    only here: the driver is an extra)."""
+    if isinstance(exc, OSError):
+        return True
+    try:
+        import asyncpg  # type: ignore[import-untyped]
+    except ImportError:  # pragma: no cover - a PostgreSQL store needs it
+        return False
+    lost = (
+        asyncpg.exceptions.InterfaceError,
+        asyncpg.exceptions.ConnectionFailureError,
+        asyncpg.exceptions.OperatorInterventionError,
+    )
+    return isinstance(exc, lost)
 
 
 def check_page(limit: int | None, offset: int) -> None:

@@ -30,13 +30,33 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from . import _schema as s
 from ._sqlite import LoopConnection, run_statement
 
-__all__ = ("Conn", "Statements")
+__all__ = ("Conn", "PgDriver", "Statements")
 
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]]
 
-#: What the store's statements run on: a SQLAlchemy connection, or (on SQLite, for a run's
-#: two ends) the driver connection the store keeps (see ``StoreBase._hot``).
-Conn = AsyncConnection | LoopConnection
+
+class PgDriver:
+    """The asyncpg connection the store keeps on PostgreSQL for a run's two ends (see
+    ``StoreBase._hot``): a statement is one ``fetch`` (or ``executemany``) of the SQL that
+    SQLAlchemy compiled for its asyncpg dialect."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    async def run(self, many: bool, sql: str, args: Any) -> tuple[list[Any], list[str]]:
+        """Rows (asyncpg records) and their column names."""
+        if many:
+            await self.conn.executemany(sql, args)
+            return [], []
+        records = await self.conn.fetch(sql, *args)
+        return records, list(records[0].keys()) if records else []
+
+
+#: What the store's statements run on: a SQLAlchemy connection, or, for a run's two ends, the
+#: driver connection the store keeps (see ``StoreBase._hot``).
+Conn = AsyncConnection | LoopConnection | PgDriver
 
 
 @dataclass(slots=True)
@@ -127,40 +147,43 @@ class Statements:
 
     async def execute(self, conn: Conn, stmt: Any, params: Params) -> None:
         """Run ``stmt`` with ``params`` (one mapping, or a list for many rows)."""
-        if isinstance(conn, LoopConnection):
-            await self._run(conn, stmt, params)
-        else:
+        if isinstance(conn, AsyncConnection):
             await conn.execute(stmt, params)
+        else:
+            await self._run(conn, stmt, params)
 
     async def scalar(self, conn: Conn, stmt: Any, params: Mapping[str, Any]) -> Any:
         """Run ``stmt``; the first column of its first row, or None."""
-        if isinstance(conn, LoopConnection):
-            rows, _ = await self._run(conn, stmt, params)
-            return rows[0][0] if rows else None
-        return (await conn.execute(stmt, params)).scalar()
+        if isinstance(conn, AsyncConnection):
+            return (await conn.execute(stmt, params)).scalar()
+        rows, _ = await self._run(conn, stmt, params)
+        return rows[0][0] if rows else None
 
     async def rows(self, conn: Conn, stmt: Any, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Run ``stmt``; its rows as dicts by column name."""
-        if isinstance(conn, LoopConnection):
-            rows, description = await self._run(conn, stmt, params)
-            if not rows:
-                return []
-            names = [d[0] for d in description]
-            return [dict(zip(names, row, strict=True)) for row in rows]
-        return [dict(r) for r in (await conn.execute(stmt, params)).mappings().all()]
+        if isinstance(conn, AsyncConnection):
+            return [dict(r) for r in (await conn.execute(stmt, params)).mappings().all()]
+        rows, names = await self._run(conn, stmt, params)
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
-    async def _run(self, raw: LoopConnection, stmt: Any, params: Params) -> tuple[list[Any], Any]:
+    async def _run(
+        self, raw: LoopConnection | PgDriver, stmt: Any, params: Params
+    ) -> tuple[list[Any], list[str]]:
         many = not isinstance(params, Mapping)
         batch: Sequence[Mapping[str, Any]] = params if many else [params]  # type: ignore[list-item,assignment]
         if not batch:
-            return [], None
+            return [], []
         keys = tuple(batch[0])
         compiled = self._compiled.get((id(stmt), keys))
         if compiled is None:
             compiled = self._compile(stmt, keys)
         args: Any = [compiled.values(p) for p in batch] if many else compiled.values(batch[0])
+        if isinstance(raw, PgDriver):
+            return await raw.run(many, compiled.sql, args)
         rows, description, _, _ = await raw.run(run_statement, many, compiled.sql, args)
-        return rows or [], description
+        if not rows:
+            return [], []
+        return rows, [d[0] for d in description]
 
     def _compile(self, stmt: Any, keys: tuple[str, ...]) -> _Compiled:
         compiled = stmt.compile(dialect=self.dialect, column_keys=list(keys))
