@@ -143,3 +143,40 @@ async def test_memory_run_starting_on_a_dead_connection_reads_its_history(pg_url
         assert await out.text == "two"
         stored = await store.list_messages("t")
     assert [m["role"] for m in stored] == ["user", "assistant"] * 2
+
+
+async def test_store_says_the_database_is_unavailable_and_recovers_when_it_is_back(
+    pg_url: str,
+) -> None:
+    agent = Agent("a", model=ScriptedModel(lambda m: {"text": "answer"}))
+    async with Store(pg_url) as store, Streamwise(agents=[agent], storage=store):
+        await store.create_thread("t", resource_id="u1")
+        assert await agent.stream("q1", memory={"thread": "t"}).text == "answer"
+        async with database_down(pg_url):
+            with pytest.raises(StorageUnavailableError, match=r"postgresql://"):
+                await store.list_threads("u1")  # a read through SQLAlchemy's pool
+            with pytest.raises(StorageUnavailableError):
+                await store.create_thread("u")  # a write through it
+            out = agent.stream("q2", memory={"thread": "t"})  # a run cannot read its history
+            await out.wait()
+            assert await out.status == "failed"
+            assert isinstance(await out.error, StorageUnavailableError)
+        # The database answers again: the same store goes on, on new connections.
+        assert [t["id"] for t in await store.list_threads("u1")] == ["t"]
+        assert await agent.stream("q3", memory={"thread": "t"}).text == "answer"
+        stored = await store.list_messages("t")
+    assert [m["role"] for m in stored] == ["user", "assistant"] * 2
+
+
+async def test_server_answers_503_while_the_database_is_down(pg_url: str) -> None:
+    from tests.server.test_app import client
+
+    agent = Agent("a", model=ScriptedModel(lambda m: {"text": "answer"}))
+    async with Streamwise(agents=[agent], storage=pg_url) as app, client(app) as c:
+        assert (await c.get("/api/agents/a/suspended-runs")).status_code == 200
+        async with database_down(pg_url):
+            response = await c.get("/api/agents/a/suspended-runs")
+            assert response.status_code == 503
+            assert response.headers["retry-after"] == "1"
+            assert response.json()["error"].startswith("storage unavailable: ")
+        assert (await c.get("/api/agents/a/suspended-runs")).status_code == 200

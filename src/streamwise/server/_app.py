@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from .._gc import tune_gc
 from ..app import Streamwise
+from ..errors import StorageUnavailableError
 from ._agents import agent_routes
 from ._auth import BearerAuthMiddleware
 from ._openapi import openapi_document
@@ -50,6 +51,12 @@ def create_asgi_app(app: Streamwise, settings: ServerSettings | None = None) -> 
 
     async def method_not_allowed(request: Request, exc: Exception) -> Response:
         return error_response(405, f"{request.method} is not allowed on {request.url.path}")
+
+    async def storage_unavailable(request: Request, exc: Exception) -> Response:
+        # The database is down or restarting: worth trying again shortly, unlike a 500.
+        response = error_response(503, f"storage unavailable: {exc}")
+        response.headers["Retry-After"] = "1"
+        return response
 
     async def internal_error(request: Request, exc: Exception) -> Response:
         # The details go to the server log (uvicorn logs the exception); never to the client.
@@ -89,7 +96,12 @@ def create_asgi_app(app: Streamwise, settings: ServerSettings | None = None) -> 
             *ui_routes(state),
         ],
         middleware=middleware,
-        exception_handlers={404: not_found, 405: method_not_allowed, Exception: internal_error},
+        exception_handlers={
+            404: not_found,
+            405: method_not_allowed,
+            StorageUnavailableError: storage_unavailable,
+            Exception: internal_error,
+        },
     )
     server.state.streamwise = state
     return server

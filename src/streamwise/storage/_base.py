@@ -196,7 +196,7 @@ class StoreBase:
                 if conn.is_closed() or _lost(exc):
                     await self._drop_hot_connection(lost=True)
                     if isinstance(exc, Exception):
-                        raise _ConnectionLost(
+                        raise StorageUnavailableError(
                             f"{self.url.display}: the connection was lost ({error_reason(exc)})"
                         ) from exc
                 elif tx is not None:
@@ -218,7 +218,7 @@ class StoreBase:
         try:
             await self._keep_hot_connection(engine)
         except Exception as exc:
-            raise _ConnectionLost(
+            raise StorageUnavailableError(
                 f"cannot reach the database {self.url.display}: {error_reason(exc)}"
             ) from exc
         assert isinstance(self._hot_raw, PgDriver)
@@ -279,8 +279,25 @@ class StoreBase:
         if lock is None:
             # PostgreSQL: a read needs no transaction (no BEGIN and ROLLBACK round trips).
             connect = engine.begin if write else self._autocommit(engine).connect
-            async with connect() as conn:
-                yield conn
+            connected = False
+            try:
+                async with connect() as conn:
+                    connected = True
+                    yield conn
+            except sa.exc.DBAPIError as exc:
+                # A connection the server ended, or none to be had: the database is down (or
+                # restarting). The pool lets go of its dead connections meanwhile.
+                if exc.connection_invalidated or not connected:
+                    raise StorageUnavailableError(
+                        f"{self.url.display}: {error_reason(exc)}"
+                    ) from exc
+                raise
+            except (OSError, TimeoutError) as exc:
+                if connected:
+                    raise
+                raise StorageUnavailableError(
+                    f"cannot reach the database {self.url.display}: {error_reason(exc)}"
+                ) from exc
             return
         connect = engine.begin if write else engine.connect
         with in_thread() if long else contextlib.nullcontext():
@@ -294,11 +311,8 @@ class StoreBase:
         would retry."""
         try:
             return await attempt()
-        except _ConnectionLost:
+        except StorageUnavailableError:
             pass
-        except sa.exc.DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
         return await attempt()
 
     def _autocommit(self, engine: AsyncEngine) -> AsyncEngine:
@@ -350,10 +364,6 @@ class StoreBase:
         if self._events is None:
             raise StorageError(f"{self!r} is not open: await store.open() first")
         return self._events
-
-
-class _ConnectionLost(StorageUnavailableError):
-    """The store's kept PostgreSQL connection was lost (see ``StoreBase._hot``)."""
 
 
 def _lost(exc: BaseException) -> bool:

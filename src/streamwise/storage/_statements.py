@@ -5,15 +5,15 @@ more to construct than SQLite takes to run it. These are built once, with bound 
 so each call only passes its values.
 
 Every run reads its thread's history at its start and writes its end in one transaction
-(``StoreBase._hot``). On PostgreSQL these run through SQLAlchemy like everything else. On
-SQLite they run on the driver connection the store keeps for them (a
-:class:`~streamwise.storage._sqlite.LoopConnection` checked out of SQLAlchemy's pool when the
-store opens): each statement is compiled by SQLAlchemy, for SQLAlchemy's aiosqlite dialect,
+(``StoreBase._hot``). These run on the driver connection the store keeps for them, checked out
+of SQLAlchemy's pool when the store opens: on SQLite a
+:class:`~streamwise.storage._sqlite.LoopConnection`, on PostgreSQL an asyncpg connection (in a
+:class:`PgDriver`). Each statement is compiled by SQLAlchemy, for the engine's own dialect,
 once, and its SQL runs with the parameters in the compiled order, after the dialect's own bind
 processors. What this skips is SQLAlchemy's per-transaction and per-statement machinery — pool
 checkout and return, begin and commit, an execution context and a result object, greenlet
-switches — which cost about ten times what SQLite takes to run these statements (see
-docs/performance.md). The engine, the pool, the schema and its migrations, and every other
+switches — which cost several times what the database takes for these statements (see
+docs/storage.md). The engine, the pool, the schema and its migrations, and every other
 statement of the store stay SQLAlchemy's.
 """
 
