@@ -180,3 +180,21 @@ async def test_server_answers_503_while_the_database_is_down(pg_url: str) -> Non
             assert response.headers["retry-after"] == "1"
             assert response.json()["error"].startswith("storage unavailable: ")
         assert (await c.get("/api/agents/a/suspended-runs")).status_code == 200
+
+
+async def test_a_runs_first_read_does_not_queue_behind_a_busy_kept_connection(
+    pg_url: str,
+) -> None:
+    async with Store(pg_url) as store:
+        await store.create_thread("t")
+        await store.append_messages("t", [{"role": "user", "content": "hi"}])
+        lock = store._hot_lock
+        assert lock is not None
+        async with lock:  # another run's end holds the kept connection
+            history = await asyncio.wait_for(
+                store.begin_agent_run(
+                    "r", agent_id="a", thread_id="t", resource_id=None, last_messages=5, messages=[]
+                ),
+                timeout=10,  # it would wait for the lock forever
+            )
+        assert [m["content"] for m in history] == [[{"type": "text", "text": "hi"}]]

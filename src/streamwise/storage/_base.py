@@ -150,7 +150,8 @@ class StoreBase:
         pool checkout, begin and commit and per-statement machinery cost several times what
         the database takes for these statements (docs/storage.md). One at a time: on SQLite
         under the lock of every transaction of the store, on PostgreSQL under the kept
-        connection's own. The transaction is rolled back if the block or its commit fails.
+        connection's own (a read that finds it busy goes through SQLAlchemy's pool instead).
+        The transaction is rolled back if the block or its commit fails.
 
         Raises:
             StorageUnavailableError: PostgreSQL: the kept connection was lost (the server
@@ -177,7 +178,9 @@ class StoreBase:
                 if self._commits % CHECKPOINT_EVERY == 0 and self._sqlite_file:
                     self._start_checkpoint(self._sqlite_file)
             return
-        if self._hot_lock is None:  # not kept (a store opened without it): SQLAlchemy's
+        if self._hot_lock is None or (not write and self._hot_lock.locked()):
+            # Not kept; or a read while the kept connection is busy (another run's end): the
+            # pool's connections read in parallel rather than queue behind it.
             async with self._tx() if write else self._read() as conn:
                 yield conn
             return
