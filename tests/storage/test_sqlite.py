@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from streamwise import Agent, Streamwise
 from streamwise.storage import Store
-from streamwise.storage._sqlite import LoopConnection
+from streamwise.storage._sqlite import LoopConnection, checkpoint
 from streamwise.testing import ScriptedModel
 from tests.storage.test_store import run_row
 
@@ -65,6 +65,7 @@ async def test_sqlite_checkpoints_keep_the_write_ahead_log_bounded(tmp_path: Pat
     path = tmp_path / "db.sqlite"
     text = "x" * 4000
     async with Store(f"sqlite:///{path}") as store:
+        store._wal_reset_bytes = 1_000_000  # (32 MB by default)
         await store.create_thread("t")
         for _ in range(1500):  # about 6 MB through the log, in 1,500 commits
             await store.append_messages("t", [{"role": "user", "content": text}])
@@ -72,8 +73,45 @@ async def test_sqlite_checkpoints_keep_the_write_ahead_log_bounded(tmp_path: Pat
         wal = _size(f"{path}-wal")
         assert len(await store.list_messages("t", limit=2000)) == 1500
     # Automatic checkpoints are off on the store's connections; the store's own (every 32
-    # commits, in the thread) keep the log far below what went through it.
-    assert wal < 2_000_000
+    # commits, in the thread, holding the store's lock once the log is over its limit) keep
+    # the log far below what went through it.
+    assert wal < 2_500_000
+
+
+async def test_sqlite_writes_go_on_while_a_checkpoint_syncs_the_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamwise.storage import _base
+
+    started, release = threading.Event(), threading.Event()
+    checkpoints: list[tuple[int, int, int]] = []
+
+    def slow_checkpoint(path: str) -> tuple[int, int, int]:
+        started.set()
+        release.wait(10)  # a slow disk
+        result = checkpoint(path)
+        checkpoints.append(result)
+        return result
+
+    monkeypatch.setattr(_base, "checkpoint", slow_checkpoint)
+    async with Store(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
+        await store.create_thread("t")
+        written = 0
+        while not started.is_set():  # 32 commits start a checkpoint, in a thread
+            await store.append_messages("t", [{"role": "user", "content": "x"}])
+            written += 1
+            await asyncio.sleep(0.001)
+        try:
+            # The checkpoint waits on the disk; the store's writes and reads do not wait for it.
+            for _ in range(5):
+                await asyncio.wait_for(
+                    store.append_messages("t", [{"role": "user", "content": "during"}]), timeout=5
+                )
+            messages = await asyncio.wait_for(store.list_messages("t", limit=100), timeout=5)
+            assert len(messages) == written + 5
+        finally:
+            release.set()
+    assert checkpoints and checkpoints[0][0] == 0  # it ran, and was not refused
 
 
 async def test_sqlite_statements_run_in_the_loop_and_long_ones_in_the_thread(

@@ -42,6 +42,10 @@ UNSET: Any = object()
 #: SQLite: commits between two checkpoints of the write-ahead log (see ``_sqlite.py``).
 CHECKPOINT_EVERY = 32
 
+#: SQLite: a write-ahead log larger than this is checkpointed holding the store's lock, so that
+#: it starts over (see ``StoreBase._start_checkpoint``).
+WAL_RESET_BYTES = 32 * 1024 * 1024
+
 _log = logging.getLogger("streamwise.storage")
 
 T = TypeVar("T")
@@ -105,6 +109,7 @@ class StoreBase:
         self._reader: AsyncEngine | None = None  # PostgreSQL: the engine for reads (autocommit)
         self._sqlite_file = os.path.expanduser(self.url.path) if self.url.path else ""
         self._checkpointing: asyncio.Task[None] | None = None
+        self._wal_reset_bytes = WAL_RESET_BYTES
         self._stmts = Statements.build(self.url.dialect)
         # The connection a run's two ends use (see _hot), checked out of the pool at open and
         # kept; its driver connection; on PostgreSQL, the lock that serialises its use.
@@ -325,17 +330,30 @@ class StoreBase:
         return reader
 
     def _start_checkpoint(self, path: str) -> None:
-        """Checkpoint the SQLite write-ahead log in a thread, holding the store's transaction
-        lock: with none of the store's writes in between, the log starts over afterwards
-        instead of growing (automatic checkpoints, which would run in the loop, are off)."""
+        """Checkpoint the SQLite write-ahead log in a thread (it syncs the disk; automatic
+        checkpoints, which would run in the loop, are off).
+
+        The store's transactions go on meanwhile: a checkpoint that meets no write of the
+        store lets the log start over at the next write, and under a steady stream of writes
+        the log grows instead. Once it is larger than ``WAL_RESET_BYTES``, the checkpoint
+        holds the store's transaction lock (the store's writes wait for one disk sync), so the
+        log starts over and stays bounded.
+        """
         if self._checkpointing is not None and not self._checkpointing.done():
             return
         lock = self._tx_lock
         assert lock is not None
+        try:
+            grown = os.path.getsize(f"{path}-wal") > self._wal_reset_bytes
+        except OSError:
+            grown = False
 
         async def run() -> None:
             try:
-                async with lock:
+                if grown:
+                    async with lock:
+                        await asyncio.to_thread(checkpoint, path)
+                else:
                     await asyncio.to_thread(checkpoint, path)
             except Exception as exc:  # a busy or failed checkpoint is retried at the next one
                 _log.warning("%r: checkpoint failed: %s", self, exc)

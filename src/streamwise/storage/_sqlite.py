@@ -15,7 +15,8 @@ while the loop goes on; and the store's reads and writes that can be long (a lon
 log, pruning, listing a whole thread) run there within :func:`in_thread`. The connection's own busy timeout is therefore 0. Checkpoints of the
 write-ahead log, the one step that syncs the disk, never run in the loop either: automatic
 checkpoints are off on these connections, and the store runs :func:`checkpoint` in a thread
-every few commits, while no transaction of its own is open (so the log can start over).
+every few commits while its transactions go on (``StoreBase._start_checkpoint``: once the log
+has grown past a limit, a checkpoint holds the store's lock so that the log starts over).
 
 SQLAlchemy takes the connection through ``create_async_engine(..., async_creator=...)``, its
 hook for a driver connection made by the application: the dialect, the pool and every
