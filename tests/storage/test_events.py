@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -135,3 +136,100 @@ def test_events_stretch_packer_sees_a_stretch_that_is_not_what_its_mark_says() -
         marks, pieces, lambda start, stop: chunks[start:stop], chunks.__getitem__, "r", "AGENT"
     )
     assert unpack_chunks(pack(0, len(chunks))) == chunks
+
+
+async def _until(condition: Any) -> None:
+    """Let the flusher run until ``condition()`` holds (fails after about 10 seconds)."""
+    for _ in range(2000):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("the flusher did not get there")
+
+
+async def test_events_flusher_writes_a_run_once_it_has_waited_the_interval() -> None:
+    now = [100.0]  # the flusher's clock, moved by the test only
+    written: list[list[dict[str, Any]]] = []
+
+    async def write(rows: list[dict[str, Any]]) -> None:
+        written.append(rows)
+
+    log = EventLog(write, flush_interval=0.01, clock=lambda: now[0])
+    chunks = [delta("a")]
+    log.attach(RunEvents("r", lambda offset: chunks[offset:]))
+    log.start("flusher")
+    try:
+        wakes = 0
+
+        def woke() -> bool:
+            nonlocal wakes
+            wakes += 1
+            return wakes > 20
+
+        await _until(woke)  # about 20 of the flusher's rounds go by, on the loop's time
+        assert written == []  # by its clock the run has not waited the interval yet
+        now[0] += 0.01
+        await _until(lambda: bool(written))
+        assert [(r["start_seq"], r["end_seq"]) for r in written[0]] == [(0, 1)]
+        chunks.append(delta("b"))
+        await asyncio.sleep(0.05)
+        assert len(written) == 1  # written a moment ago: it waits another interval
+        now[0] += 0.01
+        await _until(lambda: len(written) == 2)
+        assert [(r["start_seq"], r["end_seq"]) for r in written[1]] == [(1, 2)]
+    finally:
+        await log.stop()
+
+
+async def test_events_flusher_writes_pending_writes_once_they_have_waited() -> None:
+    now = [5.0]
+    since: list[float | None] = [5.0]
+    calls: list[list[dict[str, Any]]] = []
+
+    async def write(rows: list[dict[str, Any]]) -> None:
+        calls.append(rows)
+        since[0] = None  # written
+
+    log = EventLog(
+        write,
+        flush_interval=0.01,
+        busy=lambda: True,
+        pending=lambda: since[0] is not None,
+        pending_since=lambda: since[0],
+        clock=lambda: now[0],
+    )
+    log.start("flusher")
+    try:
+        await asyncio.sleep(0.1)
+        assert calls == []
+        now[0] += 0.02
+        await _until(lambda: bool(calls))
+        assert calls == [[]]  # the store's own writes (run starts), with no rows of chunks
+    finally:
+        await log.stop()
+
+
+@pytest.mark.parametrize("tool_at", [3, 4, 5])
+@pytest.mark.parametrize("batch", [1, 2, 3, 4])
+def test_events_stretch_packer_checks_a_stretch_still_written_from_its_start(
+    tool_at: int, batch: int
+) -> None:
+    """A tool's chunk inside a stretch that is still being written, in a part already packed
+    in an earlier batch: later batches of the stretch must not take texts by offset."""
+    pieces = [f"p{i}" for i in range(6)]
+    chunks: list[Chunk] = [{"type": "start", "runId": "r", "from": "AGENT", "payload": {}}]
+    chunks += [delta(p) for p in pieces]
+    chunks.insert(tool_at, {"type": "tool-output", "runId": "r", "from": "AGENT", "payload": {}})
+    marks: list[list[Any]] = [[1, 0, "t", None]]  # open: its last chunk is not known yet
+    pack = stretch_packer(
+        marks,
+        pieces,
+        lambda start, stop: chunks[start:stop],
+        lambda i: chunks[i] if i < len(chunks) else None,
+        "r",
+        "AGENT",
+    )
+    items: list[Any] = []
+    for start in range(0, len(chunks), batch):
+        items.extend(pack(start, min(start + batch, len(chunks))))
+    assert unpack_chunks(orjson.loads(orjson.dumps(items))) == chunks

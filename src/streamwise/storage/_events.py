@@ -2,9 +2,9 @@
 
 Nothing is done per chunk: a run's chunks are already in its own chunk log, so a
 :class:`RunEvents` only remembers how far that log has been written (``written``) and reads the
-rest with ``run.chunks_from(written)``. The store's flusher task writes every attached run's new
-chunks each ``flush_interval`` (as rows of up to ``batch_size`` chunks: ``start_seq..end_seq-1``
-as one JSON array); the run's end hook flushes the rest, so a finished run's log is complete
+rest with ``run.chunks_from(written)``. The store's flusher task writes an attached run's new
+chunks once they have waited ``flush_interval`` (as rows of up to ``batch_size`` chunks:
+``start_seq..end_seq-1`` as one JSON array); the run's end hook flushes the rest, so a finished run's log is complete
 before its readers see the end. ``Store.read_events(run_id, offset)`` reads from any offset —
 what ``observe`` replays after a disconnect.
 """
@@ -78,12 +78,17 @@ def stretch_packer(
     stretch of deltas becomes one ``~td`` item without reading its chunks: its texts are a
     slice of ``pieces``, and one identity check says the stretch is contiguous (its last chunk,
     ``chunk_at(offset)``, sits where it would if nothing came between its deltas). A stretch
-    still being written is checked chunk by chunk (in C). A stretch that is not contiguous (a
-    tool wrote between two deltas) and every other chunk (``window(start, stop)``) go to
-    :func:`pack_chunks`.
+    still being written is checked chunk by chunk (in C), from its first chunk: the packer
+    remembers how far each such stretch was found contiguous, so each chunk is checked once
+    across the batches that cover it. A stretch that is not contiguous (a tool wrote between
+    two deltas) and every other chunk (``window(start, stop)``) go to :func:`pack_chunks`.
 
     ``packer(start, stop)`` packs the run's chunks ``start..stop-1``.
     """
+
+    # Open stretches (by first offset): how far they are known to hold only their own deltas,
+    # or -1 once something else was found among them.
+    checked: dict[int, int] = {}
 
     def pack(start: int, stop: int) -> list[Any]:
         out: list[Any] = []
@@ -102,8 +107,17 @@ def stretch_packer(
             if last is not None:
                 contiguous = chunk_at(first + count - 1) is last
             else:
-                stretch = window(lo, hi)
-                contiguous = list(map(_type, stretch)).count("text-delta") == len(stretch)
+                # Every chunk from the stretch's first to ``hi`` must be one of its deltas, or
+                # the texts' offsets are off: the part before ``lo`` too (packed earlier).
+                upto = checked.get(first, first)
+                if upto < 0:
+                    contiguous = False
+                elif upto >= hi:
+                    contiguous = True
+                else:
+                    stretch = window(upto, hi)
+                    contiguous = list(map(_type, stretch)).count("text-delta") == len(stretch)
+                    checked[first] = hi if contiguous else -1
             if not contiguous:
                 continue
             if lo > pos:
@@ -166,6 +180,7 @@ class RunEvents:
         "count",
         "on_written",
         "run_id",
+        "since",
         "source",
         "window",
         "written",
@@ -190,6 +205,9 @@ class RunEvents:
         self.on_written = on_written
         self._pack = pack
         self._taken: tuple[int, list[Chunk]] = (written, [])
+        #: When what is unwritten began to wait (the log's clock): set when the run is attached
+        #: and after each write; the flusher writes the run once it has waited an interval.
+        self.since = 0.0
         # Batches packed but not written yet: (start, stop, items), oldest first.
         self._stash: list[Entry] = []
 
@@ -251,12 +269,18 @@ class EventLog:
         write: writes rows ``{run_id, start_seq, end_seq, chunks, created_at}`` in one
             transaction.
         batch_size: the most chunks per row.
-        flush_interval: seconds between flushes while runs are attached.
+        flush_interval: how long a run's new chunks wait before the flusher writes them.
         tick: awaited after each flush (the store's heartbeat).
         busy: True while the store has work for the loop even with no run attached (runs it
             owns that are not logged, such as workflow runs).
         pending: True while the store has writes of its own waiting for the next flush (run
             starts): ``write`` is then called even with no rows.
+        pending_since: when the oldest of those began to wait (``clock`` time), or None.
+        clock: the time the flusher goes by (``time.monotonic``).
+
+    The flusher writes a run's chunks (and the store's pending writes) once they have waited
+    ``flush_interval``, not on a fixed beat: a run shorter than the interval is written once,
+    at its end, wherever it falls between the flusher's wake-ups.
     """
 
     def __init__(
@@ -268,11 +292,15 @@ class EventLog:
         tick: Callable[[], Awaitable[None]] | None = None,
         busy: Callable[[], bool] | None = None,
         pending: Callable[[], bool] | None = None,
+        pending_since: Callable[[], float | None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._write = write
         self._tick = tick
         self._busy = busy
         self._pending = pending
+        self._pending_since = pending_since
+        self._clock = clock
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self._runs: dict[str, RunEvents] = {}
@@ -287,6 +315,7 @@ class EventLog:
 
     def attach(self, events: RunEvents) -> None:
         """Start logging a run (until ``flush(events, detach=True)``)."""
+        events.since = self._clock()
         self._runs[events.run_id] = events
         self._attached.set()
 
@@ -314,9 +343,10 @@ class EventLog:
                 self._attached.clear()
                 await self._attached.wait()
             # After failures, back off (up to 5 s) rather than retry every interval.
-            await asyncio.sleep(min(5.0, self.flush_interval * 2**failures))
+            delay = self._next_due() if not failures else self.flush_interval * 2**failures
+            await asyncio.sleep(min(5.0, delay))
             try:
-                await self.flush()
+                await self.flush(due=True)
                 if self._tick is not None:
                     await self._tick()
                 failures = 0
@@ -344,13 +374,42 @@ class EventLog:
             )
         return entries, rows, items
 
-    async def flush(self, events: RunEvents | None = None, *, detach: bool = False) -> None:
+    def _next_due(self) -> float:
+        """Seconds until the first run (or pending write) has waited the interval."""
+        interval = self.flush_interval
+        waiting = [r.since for r in self._runs.values()]
+        since = self._pending_since() if self._pending_since is not None else None
+        if since is not None:
+            waiting.append(since)
+        if not waiting:
+            return interval
+        return max(0.0, min(waiting) + interval - self._clock())
+
+    def _due(self) -> tuple[list[RunEvents], bool]:
+        """The runs that have waited the interval, and whether the pending writes have."""
+        limit = self._clock() - self.flush_interval
+        runs = [r for r in self._runs.values() if r.since <= limit]
+        since = self._pending_since() if self._pending_since is not None else None
+        return runs, since is not None and since <= limit
+
+    async def flush(
+        self, events: RunEvents | None = None, *, detach: bool = False, due: bool = False
+    ) -> None:
         """Write what is new now: for one run, or every attached run.
 
-        With ``detach``, the run is forgotten afterwards.
+        With ``detach``, the run is forgotten afterwards. With ``due`` (the flusher's own
+        rounds), only what has waited ``flush_interval`` is written, and nothing when nothing
+        has (the pending writes go with any write).
         """
         async with self._lock:
-            runs = [events] if events is not None else list(self._runs.values())
+            started = self._clock()
+            pending_due = False
+            if due:
+                runs, pending_due = self._due()
+                if not runs and not pending_due:
+                    return
+            else:
+                runs = [events] if events is not None else list(self._runs.values())
             now = time.time_ns() // 1_000_000
             taken: list[tuple[RunEvents, list[Entry], list[Any]]] = []
             rows: list[Row] = []
@@ -360,12 +419,15 @@ class EventLog:
                     if run_rows:
                         taken.append((run, entries, items))
                         rows.extend(run_rows)
-                if rows or (self._pending is not None and self._pending()):
+                pending = pending_due if due else self._pending is not None and self._pending()
+                if rows or pending:
                     await self._write(rows)
             except BaseException:
                 for run, entries, _ in taken:
                     run.put_back(entries)
                 raise
+            for run in runs:
+                run.since = started
             for run, _, items in taken:
                 if run.on_written is not None:
                     run.on_written(items)

@@ -15,6 +15,7 @@ import contextlib
 import importlib.util
 import logging
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ class PendingStart:
     resource_id: str | None
     messages: list[MessageInput]
     at: int
+    noted: float = field(default_factory=time.monotonic)  # the event log's clock
 
 
 @dataclass(slots=True)
@@ -171,6 +173,7 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
             tick=self._tick,
             busy=lambda: bool(self._owned),
             pending=lambda: bool(self._starts),
+            pending_since=self._oldest_start,
         )
         try:
             await self._keep_hot_connection(engine)
@@ -448,6 +451,13 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
                 PendingStart(run_id, agent_id, thread_id, resource_id, list(messages), now)
             )
         return [message_record(r) for r in rows if r["seq"] is not None]
+
+    def _oldest_start(self) -> float | None:
+        """When the oldest start not written yet was noted (``time.monotonic``), or None."""
+        for start in self._starts.values():  # in the order the runs began
+            noted: float = start.noted
+            return noted
+        return None
 
     def _note_start(self, start: PendingStart) -> None:
         self._starts[start.run_id] = start
