@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from typing import Any
 
 import orjson
@@ -232,4 +233,54 @@ def test_events_stretch_packer_checks_a_stretch_still_written_from_its_start(
     items: list[Any] = []
     for start in range(0, len(chunks), batch):
         items.extend(pack(start, min(start + batch, len(chunks))))
+    assert unpack_chunks(orjson.loads(orjson.dumps(items))) == chunks
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_events_stretch_packer_round_trips_a_run_flushed_while_it_streams(seed: int) -> None:
+    """A run whose text parts, tool chunks and flushes come in any order (seeded): the agent
+    loop's marks as it writes them, batches packed as the flusher would take them (while
+    stretches are still open), then the rest at the end: what is stored reads back whole."""
+    rng = random.Random(seed)
+    chunks: list[Chunk] = []
+    pieces: list[str] = []
+    marks: list[list[Any]] = []
+    pack = stretch_packer(
+        marks,
+        pieces,
+        lambda start, stop: chunks[start:stop],
+        lambda i: chunks[i] if i < len(chunks) else None,
+        "r",
+        "AGENT",
+    )
+    batch = rng.choice([1, 2, 3, 5, 8, 64])
+    items: list[Any] = []
+    written = 0
+
+    def flush() -> None:
+        nonlocal written
+        for start in range(written, len(chunks), batch):
+            items.extend(pack(start, min(start + batch, len(chunks))))
+        written = len(chunks)
+
+    part, mark, last = None, None, None
+    for i in range(rng.randint(1, 60)):
+        if rng.random() < 0.75:  # a text delta, of the same part mostly
+            if part is None or rng.random() < 0.1:
+                part = f"t{rng.randint(0, 2)}"
+            if mark is None or part != mark[2]:  # a new stretch (what the agent loop does)
+                if mark is not None:
+                    mark[3] = last
+                mark = [len(chunks), len(pieces), part, None]
+                marks.append(mark)
+            pieces.append(f"{i}.")
+            last = delta(f"{i}.", part)
+            chunks.append(last)
+        else:  # a tool writes, between deltas or not
+            chunks.append({"type": "tool-output", "runId": "r", "from": "AGENT", "payload": i})
+        if rng.random() < 0.3:
+            flush()
+    if mark is not None:
+        mark[3] = last  # the run ended
+    flush()
     assert unpack_chunks(orjson.loads(orjson.dumps(items))) == chunks
