@@ -15,6 +15,7 @@ from streamwise import Agent, Streamwise
 from streamwise.errors import StorageUnavailableError
 from streamwise.models import ModelPart, ModelRequest
 from streamwise.storage import Store
+from streamwise.storage._statements import PgDriver
 from streamwise.testing import ScriptedModel
 from tests.conftest import reset_postgres
 from tests.support import collect, types
@@ -198,3 +199,34 @@ async def test_a_runs_first_read_does_not_queue_behind_a_busy_kept_connection(
                 timeout=10,  # it would wait for the lock forever
             )
         assert [m["content"] for m in history] == [[{"type": "text", "text": "hi"}]]
+
+
+@pytest.mark.parametrize("write", [True, False])
+async def test_a_cancelled_statement_on_the_kept_connection_leaves_it_usable(
+    pg_url: str, write: bool
+) -> None:
+    async with Store(pg_url) as store:
+        await store.create_thread("t")
+        await store.append_messages("t", [{"role": "user", "content": "hi"}])
+        entered = asyncio.Event()
+
+        async def slow_end() -> None:
+            async with store._hot(write=write) as conn:
+                assert isinstance(conn, PgDriver)
+                entered.set()
+                await conn.conn.fetch("SELECT pg_sleep(30)")  # a statement that takes long
+
+        task = asyncio.create_task(slow_end())
+        await entered.wait()
+        await asyncio.sleep(0.05)  # the statement is on the server now
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        history = await asyncio.wait_for(
+            store.begin_agent_run(
+                "r", agent_id="a", thread_id="t", resource_id=None, last_messages=5, messages=[]
+            ),
+            timeout=10,
+        )
+        assert [m["role"] for m in history] == ["user"]
+        assert store._hot_lock is not None and not store._hot_lock.locked()

@@ -207,7 +207,7 @@ class StoreBase:
                         raise StorageUnavailableError(
                             f"{self.url.display}: the connection was lost ({error_reason(exc)})"
                         ) from exc
-                elif tx is not None:
+                elif tx is not None:  # (a statement cancelled midway: asyncpg has ended it)
                     try:
                         await tx.rollback()
                     except Exception as rollback_exc:  # not to be trusted again: connect anew
