@@ -20,7 +20,10 @@ falls behind its producer reads chunks rebuilt after the run compacts them, and 
 database waits let it catch up first, which muddles the read comparison);
 ``1-delta run`` isolates the fixed per-run cost (the database work at the start and end);
 ``W1 steady`` runs blocks of 10 runs back to back with no collection in between, as a server
-would (medians of 7 blocks of each, interleaved).
+would (medians of 7 blocks of each, interleaved);
+``W3 concurrent`` starts 1,000 runs of 200 deltas at once (W3 of the agent issue), each read to
+its end, with memory on 100 threads (ten runs each, their messages kept in the order the runs
+began): wall time, median of 3 rounds of each.
 The PostgreSQL database is emptied first: point it at a throwaway database only.
 """
 
@@ -36,6 +39,7 @@ import time
 from pathlib import Path
 
 from streamwise import Agent, Streamwise
+from streamwise.agent import MemoryOptions
 from streamwise.testing import ScriptedModel
 
 REPEAT = 31
@@ -110,6 +114,34 @@ async def w1_steady(n: int, url: str, blocks: int) -> dict[str, float]:
     return compare(plain, stored)
 
 
+async def w3_concurrent(url: str, runs: int, rounds: int) -> dict[str, float]:
+    """W3 with memory: ``runs`` runs of 200 deltas started at once, each read to its end."""
+    plain_agent = text_agent(200)
+    agent = text_agent(200)
+
+    async def round_of(which: Agent, tag: str) -> float:
+        async def one(i: int) -> None:
+            memory: MemoryOptions | None = None
+            if which is agent:
+                memory = {"thread": f"{tag}-{i % 100}"}
+            async for _ in which.stream("go", memory=memory):
+                pass
+
+        gc.collect()
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(runs)))
+        return time.perf_counter() - t0
+
+    plain: list[float] = []
+    stored: list[float] = []
+    async with Streamwise(agents=[agent], storage=url):
+        await round_of(agent, "w3-warm-up")
+        for r in range(rounds):
+            plain.append(await round_of(plain_agent, "plain"))
+            stored.append(await round_of(agent, f"w3-{r}"))
+    return compare(plain, stored)
+
+
 async def fixed_cost(url: str, repeat: int) -> dict[str, float]:
     """What memory adds to a one-delta run: the per-run database round trips alone."""
     plain_agent, agent = text_agent(1), text_agent(1)
@@ -139,6 +171,7 @@ async def main(quick: bool) -> None:
                 ("W1 no reader", await w1(n, url, repeat, read=False)),
                 ("1-delta run", await fixed_cost(url, repeat * 3)),
                 ("W1 steady", await w1_steady(n, url, 3 if quick else 7)),
+                ("W3 concurrent", await w3_concurrent(url, 100 if quick else 1000, 3)),
             ):
                 cells = ", ".join(f"{k}={v:.2f}" for k, v in row.items())
                 print(f"{label:16} {name:10} {cells}")
