@@ -284,3 +284,38 @@ def test_events_stretch_packer_round_trips_a_run_flushed_while_it_streams(seed: 
         mark[3] = last  # the run ended
     flush()
     assert unpack_chunks(orjson.loads(orjson.dumps(items))) == chunks
+
+
+async def test_events_a_run_that_ends_waits_for_a_flush_writing_its_earlier_rows() -> None:
+    chunks = [delta(str(i)) for i in range(5)]
+    run = RunEvents("r", lambda offset: chunks[offset:])
+    gate = asyncio.Event()
+    written: list[tuple[str, list[tuple[int, int]]]] = []
+    fail = [True]
+
+    async def write(rows: list[dict[str, Any]]) -> None:
+        await gate.wait()  # a slow database
+        if fail[0]:
+            fail[0] = False
+            raise OSError("disk full")
+        written.append(("flush", [(r["start_seq"], r["end_seq"]) for r in rows]))
+
+    log = EventLog(write, batch_size=100)
+    log.attach(run)
+    flushing = asyncio.create_task(log.flush())
+    await asyncio.sleep(0)  # the flush took chunks 0..4 and waits on the database
+    chunks.extend(delta(str(i)) for i in range(5, 8))
+
+    async def end(rows: list[dict[str, Any]], items: list[Any]) -> None:
+        written.append(("end", [(r["start_seq"], r["end_seq"]) for r in rows]))
+
+    ending = asyncio.create_task(log.finish(run, end))
+    await asyncio.sleep(0.01)
+    assert written == [] and not ending.done()  # the end waits for the flush in flight
+    gate.set()
+    with pytest.raises(OSError, match="disk full"):
+        await flushing
+    await ending
+    # The flush failed: its rows went back to the run, and the end wrote them with the rest.
+    assert written == [("end", [(0, 5), (5, 8)])]
+    assert log.attached == 0

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
 
 from streamwise import Agent, Streamwise
 from streamwise.agent import AgentOutput
@@ -124,3 +127,67 @@ async def test_memory_runs_started_while_the_store_opens_keep_their_order(db_url
         stored = await app.storage.list_messages("t")
     by_run = {o.run_id: i for i, o in enumerate(outs)}
     assert [by_run[m["runId"] or ""] for m in stored if m["role"] == "user"] == list(range(8))
+
+
+async def test_memory_runs_ending_together_are_written_in_one_transaction(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamwise.storage import _store
+
+    batches: list[int] = []
+    write_ends = _store.Store._write_ends
+
+    async def counted(self: Store, batch: list[Any]) -> None:
+        batches.append(len(batch))
+        await write_ends(self, batch)
+
+    monkeypatch.setattr(_store.Store, "_write_ends", counted)
+    agent = Agent("a", model=ScriptedModel(lambda m: {"text": ["an ", "answer"]}))
+    async with Store(db_url) as store, Streamwise(agents=[agent], storage=store):
+        outs = [agent.stream(f"q{i}", memory={"thread": f"t{i}"}) for i in range(30)]
+        assert await asyncio.gather(*(o.text for o in outs)) == ["an answer"] * 30
+        stored = [await store.list_messages(f"t{i}") for i in range(30)]
+        runs = [await store.get_run(o.run_id) for o in outs]
+    # Every run's end is written, and most of them together (each batch is one transaction).
+    assert sum(batches) == 30 and len(batches) < 30
+    assert all([m["role"] for m in s] == ["user", "assistant"] for s in stored)
+    assert all(r is not None and r["status"] == "success" for r in runs)
+
+
+async def _until(condition: Any) -> None:
+    for _ in range(5000):
+        if condition():
+            return
+        await asyncio.sleep(0.002)
+    raise AssertionError("never happened")
+
+
+async def test_memory_a_runs_end_is_written_even_if_its_hook_is_cancelled(db_url: str) -> None:
+    streamed, gate = asyncio.Event(), asyncio.Event()
+
+    class Gated(ScriptedModel):
+        async def stream(self, request: ModelRequest) -> AsyncIterator[ModelPart]:
+            async for part in super().stream(request):
+                yield part
+            streamed.set()
+            await gate.wait()
+
+    agent = Agent("a", model=Gated(lambda m: {"text": "kept"}))
+    async with Store(db_url) as store, Streamwise(agents=[agent], storage=store):
+        out = agent.stream("q", memory={"thread": "t"})
+        await streamed.wait()  # its start is noted; its end comes once the gate opens
+        await store._starts_lock.acquire()  # another transaction holds the writer up
+        try:
+            gate.set()
+            await _until(lambda: store._end_writer is not None)  # the run ended: its end waits
+            assert out._task is not None
+            out._task.cancel()  # the run's end hook is cancelled while it waits
+            await out.wait()
+        finally:
+            store._starts_lock.release()
+        await _until(lambda: store._end_writer is None)  # the writer wrote it all the same
+        stored = await store.list_messages("t")
+        run = await store.get_run(out.run_id)
+    assert [m["role"] for m in stored] == ["user", "assistant"]
+    assert stored[1]["content"][-1] == {"type": "text", "text": "kept"}
+    assert run is not None and run["status"] == "success"

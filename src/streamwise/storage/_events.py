@@ -178,6 +178,7 @@ class RunEvents:
         "_stash",
         "_taken",
         "count",
+        "inflight",
         "on_written",
         "run_id",
         "since",
@@ -208,6 +209,8 @@ class RunEvents:
         #: When what is unwritten began to wait (the log's clock): set when the run is attached
         #: and after each write; the flusher writes the run once it has waited an interval.
         self.since = 0.0
+        #: Set while a flush writes rows of this run (done when they are written or put back).
+        self.inflight: asyncio.Future[None] | None = None
         # Batches packed but not written yet: (start, stop, items), oldest first.
         self._stash: list[Entry] = []
 
@@ -413,12 +416,17 @@ class EventLog:
             now = time.time_ns() // 1_000_000
             taken: list[tuple[RunEvents, list[Entry], list[Any]]] = []
             rows: list[Row] = []
+            marker: asyncio.Future[None] | None = None
             try:
                 for run in runs:
                     entries, run_rows, items = self._rows(run, now)
                     if run_rows:
                         taken.append((run, entries, items))
                         rows.extend(run_rows)
+                if taken:  # a run that ends meanwhile waits for these rows (see finish)
+                    marker = asyncio.get_running_loop().create_future()
+                    for run, _, _ in taken:
+                        run.inflight = marker
                 pending = pending_due if due else self._pending is not None and self._pending()
                 if rows or pending:
                     await self._write(rows)
@@ -426,6 +434,12 @@ class EventLog:
                 for run, entries, _ in taken:
                     run.put_back(entries)
                 raise
+            finally:
+                if marker is not None:
+                    for run, _, _ in taken:
+                        if run.inflight is marker:
+                            run.inflight = None
+                    marker.set_result(None)
             for run in runs:
                 run.since = started
             for run, _, items in taken:
@@ -439,15 +453,15 @@ class EventLog:
     ) -> None:
         """Detach a run that ended, handing its last rows to ``write(rows, items)`` — which
         stores them in the same transaction as the run's end; ``items`` are their packed chunks,
-        for folding — under the flush lock, so no earlier batch of the run is still being
-        written when it returns."""
-        async with self._lock:
-            try:
-                entries, rows, items = self._rows(events, time.time_ns() // 1_000_000)
-                try:
-                    await write(rows, items)
-                except BaseException:
-                    events.put_back(entries)
-                    raise
-            finally:
-                self._runs.pop(events.run_id, None)
+        for folding. A flush that is writing earlier rows of the run is waited for first (its
+        rows are then written, or back with the run's), so no earlier batch is in flight when
+        it returns. Runs end without waiting for each other (their writes can go together)."""
+        while events.inflight is not None:
+            await asyncio.shield(events.inflight)
+        self._runs.pop(events.run_id, None)  # no flush takes its rows from here on
+        entries, rows, items = self._rows(events, time.time_ns() // 1_000_000)
+        try:
+            await write(rows, items)
+        except BaseException:
+            events.put_back(entries)
+            raise

@@ -17,7 +17,7 @@ import logging
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -65,6 +65,20 @@ class PendingStart:
     messages: list[MessageInput]
     at: int
     noted: float = field(default_factory=time.monotonic)  # the event log's clock
+
+
+@dataclass(slots=True)
+class _End:
+    """A run's end, queued for the store's end writer (see :meth:`Store._end_agent_run`)."""
+
+    run_id: str
+    status: RunStatus
+    thread_id: str | None
+    resource_id: str | None
+    message: MessageInput | None
+    event_rows: Sequence[Row]
+    replace_message: bool
+    done: asyncio.Future[None]
 
 
 @dataclass(slots=True)
@@ -540,28 +554,95 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
         event_rows: Sequence[Row],
         replace_message: bool,
     ) -> None:
+        """Queue the run's end and wait until it is written. One writer task writes every end
+        queued by then in one transaction (group commit): runs that end together cost one
+        transaction, not one each, and an end is written even if its caller is cancelled."""
+        loop = asyncio.get_running_loop()
+        end = _End(
+            run_id, status, thread_id, resource_id, message, event_rows, replace_message,
+            loop.create_future(),
+        )  # fmt: skip
+        self._ends.append(end)
+        if self._end_writer is None:
+            self._end_writer = loop.create_task(
+                self._write_ends_loop(), name=f"storage-ends:{self.owner_id}"
+            )
+        await asyncio.shield(end.done)
+
+    async def _write_ends_loop(self) -> None:
+        batch: list[_End] = []
+        try:
+            while self._ends:
+                batch, self._ends = self._ends, []
+                try:
+                    await self._write_ends(batch)
+                except Exception as exc:
+                    for e in batch:
+                        if not e.done.done():
+                            e.done.set_exception(exc)
+                else:
+                    for e in batch:
+                        if not e.done.done():
+                            e.done.set_result(None)
+                batch = []
+        except BaseException:
+            # Cancelled (the loop is closing): nobody may wait for an end forever.
+            error = StorageError(f"{self!r}: writing run ends was cancelled")
+            for e in [*batch, *self._ends]:
+                if not e.done.done():
+                    e.done.set_exception(error)
+            self._ends = []
+            raise
+        finally:
+            self._end_writer = None
+
+    async def _write_ends(self, batch: list[_End]) -> None:
+        """Write the runs' ends, in one transaction: their starts if not written yet (with any
+        other run's), their last event-log rows, their answers in the order they ended, their
+        status."""
         now = now_ms()
-        answer = message if thread_id is not None and not replace_message else None
+        ends = {
+            e.run_id: (
+                e.status,
+                now,
+                e.message if e.thread_id is not None and not e.replace_message else None,
+            )
+            for e in batch
+        }
+        stmts = self._stmts
         async with self._taking_starts() as starts, self._hot() as conn:
-            ended = await self._write_starts(conn, starts, end=(run_id, status, now, answer))
-            if event_rows:
-                await self._stmts.execute(conn, self._stmts.insert_events, list(event_rows))
+            started = await self._write_starts(conn, starts, ends=ends, combine=len(batch) == 1)
+            rows = [row for e in batch for row in e.event_rows]
+            if rows:
+                await stmts.execute(conn, stmts.insert_events, rows)
+            ended: list[dict[str, Any]] = []
+            for e in batch:
+                if e.run_id in started:
+                    deferred = started[e.run_id]
+                    if deferred is not None:
+                        p, message, at = deferred
+                        assert p.thread_id is not None
+                        await self._write_messages(
+                            conn, p.thread_id, p.resource_id, [message], at, ignore_existing=True
+                        )
+                    continue
+                refused = e.run_id in self._refused
+                if e.thread_id is not None and e.message is not None and not refused:
+                    await self._write_messages(
+                        conn,
+                        e.thread_id,
+                        e.resource_id,
+                        [e.message],
+                        now,
+                        ignore_existing=not e.replace_message,
+                        replace_existing=e.replace_message,
+                    )
+                ended.append({"b_run_id": e.run_id, "b_status": e.status, "b_ended_at": now})
             if ended:
-                self._owned.discard(run_id)
-                return
-            refused = run_id in self._refused
-            if thread_id is not None and message is not None and not refused:
-                await self._write_messages(
-                    conn,
-                    thread_id,
-                    resource_id,
-                    [message],
-                    now,
-                    ignore_existing=not replace_message,
-                    replace_existing=replace_message,
-                )
-            await self._end_run(conn, run_id, status, now)
-        self._refused.discard(run_id)
+                await stmts.execute(conn, stmts.end_run, ended)
+        for e in batch:
+            self._owned.discard(e.run_id)
+            self._refused.discard(e.run_id)
 
     # -- run starts not written yet ------------------------------------------------------------
 
@@ -598,17 +679,19 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
         conn: Conn,
         starts: list[PendingStart],
         *,
-        end: tuple[str, RunStatus, int, MessageInput | None] | None = None,
-    ) -> bool:
-        """Write run starts in the order the runs started. ``end`` is ``(run_id, status, now,
-        answer)`` of a run ending now: if its start is among them, its row is written with its
-        end, and ``answer`` with its input when it is the last start (one statement). Returns
-        True when it did that."""
-        ended = False
+        ends: Mapping[str, tuple[RunStatus, int, MessageInput | None]] | None = None,
+        combine: bool = True,
+    ) -> dict[str, tuple[PendingStart, MessageInput, int] | None]:
+        """Write run starts in the order the runs started. ``ends`` maps the runs ending now
+        to ``(status, now, answer)``: a start among them is written with its end. Its answer
+        goes with its input (one statement) when ``combine`` and it is the last start;
+        otherwise it is returned, for the caller to write after every input (answers in the
+        order the runs ended). Returns the ended runs whose start was among them, each with
+        its answer still to write, or None."""
+        ended: dict[str, tuple[PendingStart, MessageInput, int] | None] = {}
         last = len(starts) - 1
-        answer: tuple[PendingStart, MessageInput, int] | None = None  # written after the rest
         for i, p in enumerate(starts):
-            final = end is not None and end[0] == p.run_id
+            end = ends.get(p.run_id) if ends else None
             if not await self._start_run(
                 conn,
                 p.run_id,
@@ -617,13 +700,14 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
                 p.thread_id,
                 p.resource_id,
                 p.at,
-                status=end[1] if end is not None and final else "running",
-                ended_at=end[2] if end is not None and final else None,
+                status=end[0] if end is not None else "running",
+                ended_at=end[1] if end is not None else None,
             ):
                 # An agent run id given again is a new run: its log starts afresh.
                 stmts = self._stmts
                 await stmts.execute(conn, stmts.delete_events, {"b_run_id": p.run_id})
-            ended = ended or final
+            if end is not None:
+                ended[p.run_id] = None
             if p.thread_id is None:
                 continue
             # Create the thread if new, touch it if not, and learn its owner: one statement.
@@ -646,15 +730,15 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
                     p.thread_id,
                     p.resource_id,
                 )
-                if not final:
+                if end is None:
                     self._refused.add(p.run_id)  # nor its answer, when it ends
                 continue
             messages, times = p.messages, [p.at] * len(p.messages)
-            if final and end is not None and end[3] is not None:
-                if i == last:  # the usual case: input and answer in one statement
-                    messages, times = [*messages, end[3]], [*times, end[2]]
+            if end is not None and end[2] is not None:
+                if combine and i == last:  # the usual case: input and answer in one statement
+                    messages, times = [*messages, end[2]], [*times, end[1]]
                 else:  # later runs' input comes before this answer
-                    answer = (p, end[3], end[2])
+                    ended[p.run_id] = (p, end[2], end[1])
             if messages:
                 await self._write_messages(
                     conn,
@@ -665,10 +749,4 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
                     ignore_existing=True,
                     times=times,
                 )
-        if answer is not None:
-            p, message, at = answer
-            assert p.thread_id is not None
-            await self._write_messages(
-                conn, p.thread_id, p.resource_id, [message], at, ignore_existing=True
-            )
         return ended
