@@ -22,8 +22,8 @@ database waits let it catch up first, which muddles the read comparison);
 ``W1 steady`` runs blocks of 10 runs back to back with no collection in between, as a server
 would (medians of 7 blocks of each, interleaved);
 ``W3 concurrent`` starts 1,000 runs of 200 deltas at once (W3 of the agent issue), each read to
-its end, with memory on 100 threads (ten runs each, their messages kept in the order the runs
-began): wall time, median of 3 rounds of each.
+its end, each with memory on a thread of its own (1,000 users at once): wall time, median of 3
+rounds of each.
 The PostgreSQL database is emptied first: point it at a throwaway database only.
 """
 
@@ -123,7 +123,7 @@ async def w3_concurrent(url: str, runs: int, rounds: int) -> dict[str, float]:
         async def one(i: int) -> None:
             memory: MemoryOptions | None = None
             if which is agent:
-                memory = {"thread": f"{tag}-{i % 100}"}
+                memory = {"thread": f"{tag}-{i}"}
             async for _ in which.stream("go", memory=memory):
                 pass
 

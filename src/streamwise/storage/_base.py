@@ -102,6 +102,8 @@ class StoreBase:
         self._recovered_at = 0
         self._owned: set[str] = set()
         self._starts: dict[str, Any] = {}  # run id -> PendingStart (see Store.begin_agent_run)
+        self._start_threads: dict[str, int] = {}  # thread id -> how many of those are its
+        self._writing_threads: set[str] = set()  # threads of the starts being written now
         self._starts_lock = asyncio.Lock()  # held by the transaction writing starts
         self._turns: dict[str, Any] = {}  # thread id -> its starting runs' _Turn
         self._refused: set[str] = set()  # runs whose thread turned out to be another's

@@ -444,11 +444,13 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
         # Runs on one thread read and note their start one at a time, in the order they began
         # (a read can take longer than a later run's), so their starts are written in that order.
         async with self._thread_turn(thread_id):
-            pending = any(p.thread_id == thread_id for p in self._starts.values())
-            if pending or self._starts_lock.locked():
-                # Another run on this thread has not written its input yet (or is writing
-                # it now): write it first, so this run's history has it.
+            if self._start_threads.get(thread_id):
+                # Another run on this thread has not written its input yet: write it first,
+                # so this run's history has it.
                 await self._write_pending([])
+            elif thread_id in self._writing_threads:
+                async with self._starts_lock:  # it is being written: wait for the commit
+                    pass
             params = {"b_thread_id": thread_id, "b_count": max(last_messages, 0)}
 
             async def read() -> Sequence[Any]:
@@ -475,6 +477,8 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
 
     def _note_start(self, start: PendingStart) -> None:
         self._starts[start.run_id] = start
+        if start.thread_id is not None:
+            self._start_threads[start.thread_id] = self._start_threads.get(start.thread_id, 0) + 1
         self._owned.add(start.run_id)
         if self._events is not None:
             self._events.wake()
@@ -656,12 +660,21 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
         async with self._starts_lock:
             starts = list(self._starts.values())
             self._starts.clear()
+            self._start_threads = {}
+            self._writing_threads = {p.thread_id for p in starts if p.thread_id is not None}
             try:
                 yield starts
             except BaseException:
                 if starts:
                     self._starts = {**{p.run_id: p for p in starts}, **self._starts}
+                    self._start_threads = {}
+                    for p in self._starts.values():
+                        if p.thread_id is not None:
+                            count = self._start_threads.get(p.thread_id, 0)
+                            self._start_threads[p.thread_id] = count + 1
                 raise
+            finally:
+                self._writing_threads = set()
 
     async def _write_pending(self, rows: list[Row]) -> None:
         """The flusher's write: run starts not written yet, then event-log rows."""
