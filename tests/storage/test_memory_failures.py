@@ -189,9 +189,8 @@ async def test_a_runs_first_read_does_not_queue_behind_a_busy_kept_connection(
     async with Store(pg_url) as store:
         await store.create_thread("t")
         await store.append_messages("t", [{"role": "user", "content": "hi"}])
-        lock = store._hot_lock
-        assert lock is not None
-        async with lock:  # another run's end holds the kept connection
+        assert store._pg_kept is not None
+        async with store._pg_kept[0].lock:  # another run's end holds the connection for writes
             history = await asyncio.wait_for(
                 store.begin_agent_run(
                     "r", agent_id="a", thread_id="t", resource_id=None, last_messages=5, messages=[]
@@ -229,4 +228,5 @@ async def test_a_cancelled_statement_on_the_kept_connection_leaves_it_usable(
             timeout=10,
         )
         assert [m["role"] for m in history] == ["user"]
-        assert store._hot_lock is not None and not store._hot_lock.locked()
+        assert store._pg_kept is not None
+        assert not any(one.lock.locked() for one in store._pg_kept)

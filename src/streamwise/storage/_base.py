@@ -115,11 +115,12 @@ class StoreBase:
         self._checkpointing: asyncio.Task[None] | None = None
         self._wal_reset_bytes = WAL_RESET_BYTES
         self._stmts = Statements.build(self.url.dialect)
-        # The connection a run's two ends use (see _hot), checked out of the pool at open and
-        # kept; its driver connection; on PostgreSQL, the lock that serialises its use.
+        # The connections a run's two ends use (see _hot), checked out of the pool at open and
+        # kept. SQLite: one, and its driver connection. PostgreSQL: one for writes, one for
+        # reads (a run's first read does not wait for other runs' ends).
         self._hot_conn: AsyncConnection | None = None
-        self._hot_raw: LoopConnection | PgDriver | None = None
-        self._hot_lock: asyncio.Lock | None = None
+        self._hot_raw: LoopConnection | None = None
+        self._pg_kept: tuple[_Kept, _Kept] | None = None
 
     def __repr__(self) -> str:
         return f"Store({self.url.display!r})"
@@ -158,9 +159,10 @@ class StoreBase:
         pool when the store opens), with the statements SQLAlchemy compiled once: SQLAlchemy's
         pool checkout, begin and commit and per-statement machinery cost several times what
         the database takes for these statements (docs/storage.md). One at a time: on SQLite
-        under the lock of every transaction of the store, on PostgreSQL under the kept
-        connection's own (a read that finds it busy goes through SQLAlchemy's pool instead).
-        The transaction is rolled back if the block or its commit fails.
+        under the lock of every transaction of the store; on PostgreSQL under the lock of the
+        connection kept for writes, or of the one kept for reads (so a run's first read does
+        not wait for other runs' ends). The transaction is rolled back if the block or its
+        commit fails.
 
         Raises:
             StorageUnavailableError: PostgreSQL: the kept connection was lost (the server
@@ -187,14 +189,14 @@ class StoreBase:
                 if self._commits % CHECKPOINT_EVERY == 0 and self._sqlite_file:
                     self._start_checkpoint(self._sqlite_file)
             return
-        if self._hot_lock is None or (not write and self._hot_lock.locked()):
-            # Not kept; or a read while the kept connection is busy (another run's end): the
-            # pool's connections read in parallel rather than queue behind it.
+        kept = self._pg_kept
+        if kept is None:  # not kept (a store opened without them): SQLAlchemy's
             async with self._tx() if write else self._read() as conn:
                 yield conn
             return
-        async with self._hot_lock:
-            driver = await self._pg_driver()
+        one = kept[0] if write else kept[1]
+        async with one.lock:
+            driver = await self._pg_driver(one)
             conn = driver.conn
             tx = None
             try:
@@ -206,7 +208,8 @@ class StoreBase:
                     await tx.commit()
             except BaseException as exc:
                 if conn.is_closed() or _lost(exc):
-                    await self._drop_hot_connection(lost=True)
+                    await self._drop_kept(one)
+                    one.lost = True
                     if isinstance(exc, Exception):
                         raise StorageUnavailableError(
                             f"{self.url.display}: the connection was lost ({error_reason(exc)})"
@@ -216,62 +219,83 @@ class StoreBase:
                         await tx.rollback()
                     except Exception as rollback_exc:  # not to be trusted again: connect anew
                         _log.warning("%r: rollback failed: %s", self, rollback_exc)
-                        await self._drop_hot_connection()
+                        await self._drop_kept(one)
                 raise
 
-    async def _pg_driver(self) -> PgDriver:
-        """The kept PostgreSQL connection, connected again if it was lost (under the lock)."""
-        raw = self._hot_raw
-        if isinstance(raw, PgDriver) and not raw.conn.is_closed():
-            return raw
-        await self._drop_hot_connection(lost=raw is not None)  # found closed: the server's doing
+    async def _pg_driver(self, one: _Kept) -> PgDriver:
+        """A kept PostgreSQL connection, connected again if it was lost (under its lock)."""
+        driver = one.driver
+        if driver is not None and not driver.conn.is_closed():
+            return driver
+        # Lost, or found closed: the server's doing (a restart, a failover), so the pool's idle
+        # connections may be as dead: each checked out is tried before it is kept.
+        lost = one.lost or driver is not None
+        await self._drop_kept(one)
         engine = self._engine
         assert engine is not None
-        try:
-            await self._keep_hot_connection(engine)
-        except Exception as exc:
-            raise StorageUnavailableError(
-                f"cannot reach the database {self.url.display}: {error_reason(exc)}"
-            ) from exc
-        assert isinstance(self._hot_raw, PgDriver)
-        return self._hot_raw
+        for _ in range(32):  # more than the pool holds
+            try:
+                conn = await engine.connect()
+            except Exception as exc:
+                raise StorageUnavailableError(
+                    f"cannot reach the database {self.url.display}: {error_reason(exc)}"
+                ) from exc
+            try:
+                raw: Any = (await conn.get_raw_connection()).driver_connection
+                if lost:
+                    await raw.execute("SELECT 1")
+            except Exception as exc:
+                _log.debug("%r: a pooled connection is dead: %s", self, exc)
+                await conn.invalidate()
+                await conn.close()
+                continue
+            except BaseException:
+                await conn.close()
+                raise
+            one.conn, one.driver, one.lost = conn, PgDriver(raw), False
+            return one.driver
+        raise StorageUnavailableError(f"{self.url.display}: no live connection in the pool")
 
-    async def _drop_hot_connection(self, *, lost: bool = False) -> None:
-        """Let go of the kept connection (the pool discards it). ``lost``: the server ended it,
-        so the pool's idle connections are as dead (a restart, a failover): the pool is
-        emptied too, as SQLAlchemy does when it meets a disconnect, and the next checkout
-        connects afresh."""
-        conn, self._hot_conn, self._hot_raw = self._hot_conn, None, None
+    async def _drop_kept(self, one: _Kept) -> None:
+        """Let go of a kept connection: closed, not returned (the pool makes a new one in its
+        place). The next use checks a connection out again (:meth:`_pg_driver`)."""
+        conn, one.conn, one.driver = one.conn, None, None
         if conn is not None:
             try:
                 await conn.invalidate()
                 await conn.close()
             except Exception as exc:  # it is gone either way
                 _log.debug("%r: closing a lost connection: %s", self, exc)
-        if lost and self._engine is not None:
-            await self._engine.dispose()
 
     async def _keep_hot_connection(self, engine: AsyncEngine) -> None:
-        """Check out the connection :meth:`_hot` uses, for the store's lifetime."""
+        """Check out the connections :meth:`_hot` uses, for the store's lifetime."""
+        self._stmts.dialect = engine.dialect
+        if self.url.dialect != "sqlite":
+            kept = self._pg_kept = (_Kept(), _Kept())
+            for one in kept:
+                await self._pg_driver(one)
+            return
         conn = await engine.connect()
         try:
             raw = (await conn.get_raw_connection()).driver_connection
         except BaseException:
             await conn.close()
             raise
-        self._stmts.dialect = engine.dialect
-        self._hot_conn = conn
-        if isinstance(raw, LoopConnection):
-            self._hot_raw = raw
-        else:  # asyncpg's
-            self._hot_raw = PgDriver(raw)
-            if self._hot_lock is None:
-                self._hot_lock = asyncio.Lock()
+        if not isinstance(raw, LoopConnection):  # pragma: no cover - the engine makes these
+            await conn.close()
+            raise StorageError(f"{self!r}: unexpected SQLite driver connection {raw!r}")
+        self._hot_conn, self._hot_raw = conn, raw
 
     async def _release_hot_connection(self) -> None:
         conn, self._hot_conn, self._hot_raw = self._hot_conn, None, None
         if conn is not None:
             await conn.close()
+        kept, self._pg_kept = self._pg_kept, None
+        for one in kept or ():
+            # Closed, not returned: the pool it came from may have been let go meanwhile (a
+            # lost connection empties the pool), and a connection returned there would never
+            # be closed.
+            await self._drop_kept(one)
 
     @contextlib.asynccontextmanager
     async def _read(self, *, long: bool = False) -> AsyncIterator[AsyncConnection]:
@@ -389,6 +413,19 @@ class StoreBase:
         if self._events is None:
             raise StorageError(f"{self!r} is not open: await store.open() first")
         return self._events
+
+
+class _Kept:
+    """A PostgreSQL connection kept out of the pool for a store's lifetime, its asyncpg
+    connection, and the lock that serialises its use (see ``StoreBase._hot``)."""
+
+    __slots__ = ("conn", "driver", "lock", "lost")
+
+    def __init__(self) -> None:
+        self.conn: AsyncConnection | None = None
+        self.driver: PgDriver | None = None
+        self.lock = asyncio.Lock()
+        self.lost = False  # dropped because the server ended it (see StoreBase._pg_driver)
 
 
 def _lost(exc: BaseException) -> bool:
