@@ -142,9 +142,22 @@ async def test_memory_runs_ending_together_are_written_in_one_transaction(
         await write_ends(self, batch)
 
     monkeypatch.setattr(_store.Store, "_write_ends", counted)
-    agent = Agent("a", model=ScriptedModel(lambda m: {"text": ["an ", "answer"]}))
+    gate, streaming = asyncio.Event(), [0]
+
+    class Together(ScriptedModel):
+        """Every run streams, then waits for the others: they end together."""
+
+        async def stream(self, request: ModelRequest) -> AsyncIterator[ModelPart]:
+            async for part in super().stream(request):
+                yield part
+            streaming[0] += 1
+            await gate.wait()
+
+    agent = Agent("a", model=Together(lambda m: {"text": ["an ", "answer"]}))
     async with Store(db_url) as store, Streamwise(agents=[agent], storage=store):
         outs = [agent.stream(f"q{i}", memory={"thread": f"t{i}"}) for i in range(30)]
+        await _until(lambda: streaming[0] == 30)
+        gate.set()
         assert await asyncio.gather(*(o.text for o in outs)) == ["an answer"] * 30
         stored = [await store.list_messages(f"t{i}") for i in range(30)]
         runs = [await store.get_run(o.run_id) for o in outs]
@@ -179,13 +192,15 @@ async def test_memory_a_runs_end_is_written_even_if_its_hook_is_cancelled(db_url
         await store._starts_lock.acquire()  # another transaction holds the writer up
         try:
             gate.set()
-            await _until(lambda: store._end_writer is not None)  # the run ended: its end waits
+            # The run ended: its end is being written (by its hook: it is alone), and waits.
+            await _until(lambda: store._writing_end or store._end_writer is not None)
             assert out._task is not None
             out._task.cancel()  # the run's end hook is cancelled while it waits
             await out.wait()
         finally:
             store._starts_lock.release()
-        await _until(lambda: store._end_writer is None)  # the writer wrote it all the same
+        # The writer wrote it all the same.
+        await _until(lambda: store._end_writer is None and not store._ends)
         stored = await store.list_messages("t")
         run = await store.get_run(out.run_id)
     assert [m["role"] for m in stored] == ["user", "assistant"]

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 
@@ -421,3 +422,22 @@ async def test_store_driver_statements_read_what_sqlalchemy_reads(store: Store) 
         "r", agent_id="a", thread_id="t", resource_id="u", last_messages=2, messages=[]
     )
     assert [m["metadata"] for m in history] == [{"i": 3}, {"i": 4}]
+
+
+async def test_store_event_rows_written_twice_are_kept_once(store: Store) -> None:
+    """A run's end written again (its commit's outcome unclear) does not fail on its rows."""
+    stmts = store._stmts
+    chunk: Chunk = {"type": "text-delta", "runId": "r", "from": "AGENT", "payload": {"id": "t"}}
+    rows = [
+        {
+            "run_id": "r",
+            "start_seq": 0,
+            "end_seq": 1,
+            "chunks": orjson.dumps([chunk]),
+            "created_at": 1,
+        }
+    ]
+    for _ in range(2):
+        async with store._hot() as conn:
+            await stmts.execute(conn, stmts.insert_events, rows)
+    assert await store.read_events("r") == [chunk]

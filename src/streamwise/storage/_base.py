@@ -109,6 +109,7 @@ class StoreBase:
         self._refused: set[str] = set()  # runs whose thread turned out to be another's
         self._ends: list[Any] = []  # run ends queued for the end writer (Store._end_agent_run)
         self._end_writer: asyncio.Task[None] | None = None
+        self._writing_end = False  # a caller is writing its run's end itself
         self._commits = 0
         self._reader: AsyncEngine | None = None  # PostgreSQL: the engine for reads (autocommit)
         self._sqlite_file = os.path.expanduser(self.url.path) if self.url.path else ""

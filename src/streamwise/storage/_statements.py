@@ -138,7 +138,10 @@ class Statements:
                 index_elements=[messages.c.id],
                 set_={"content": upsert.excluded.content, "metadata": upsert.excluded.metadata},
             ),
-            insert_events=sa.insert(s.events),
+            # Idempotent: a batch written again (its commit's outcome unclear) is kept once.
+            insert_events=insert(s.events).on_conflict_do_nothing(
+                index_elements=[s.events.c.run_id, s.events.c.start_seq]
+            ),
             delete_events=sa.delete(s.events).where(s.events.c.run_id == sa.bindparam("b_run_id")),
             heartbeat=sa.update(s.owners)
             .where(s.owners.c.id == sa.bindparam("b_owner"))

@@ -81,6 +81,12 @@ class _End:
     done: asyncio.Future[None]
 
 
+def _retrieved(future: asyncio.Future[None]) -> None:
+    """A done callback that reads a future's exception (so none is reported as lost)."""
+    if not future.cancelled():
+        future.exception()
+
+
 @dataclass(slots=True)
 class _Turn:
     """The runs starting on one thread, taking turns (see :meth:`Store.begin_agent_run`)."""
@@ -558,20 +564,40 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
         event_rows: Sequence[Row],
         replace_message: bool,
     ) -> None:
-        """Queue the run's end and wait until it is written. One writer task writes every end
-        queued by then in one transaction (group commit): runs that end together cost one
-        transaction, not one each, and an end is written even if its caller is cancelled."""
+        """Write the run's end, with every other end waiting by then (group commit): runs that
+        end together cost one transaction, not one each. A run that ends while no other run
+        goes on and nothing is being written is written by its caller at once; otherwise its
+        end is queued, and one writer task writes the queue in one transaction after the
+        current one. An end is written even if its caller
+        is cancelled meanwhile (its statements are idempotent, so one cancelled in the middle
+        of its commit is written again harmlessly)."""
         loop = asyncio.get_running_loop()
         end = _End(
             run_id, status, thread_id, resource_id, message, event_rows, replace_message,
             loop.create_future(),
         )  # fmt: skip
+        alone = self._events is None or not self._events.attached  # no other run going on
+        if alone and self._end_writer is None and not self._writing_end and not self._ends:
+            self._writing_end = True
+            try:
+                await self._write_ends([end])
+            except asyncio.CancelledError:
+                end.done.add_done_callback(_retrieved)  # nobody waits for it now
+                self._ends.insert(0, end)  # the writer writes it again
+                raise
+            finally:
+                self._writing_end = False
+                self._start_end_writer()
+            return
         self._ends.append(end)
-        if self._end_writer is None:
-            self._end_writer = loop.create_task(
+        self._start_end_writer()
+        await asyncio.shield(end.done)
+
+    def _start_end_writer(self) -> None:
+        if self._ends and self._end_writer is None and not self._writing_end:
+            self._end_writer = asyncio.get_running_loop().create_task(
                 self._write_ends_loop(), name=f"storage-ends:{self.owner_id}"
             )
-        await asyncio.shield(end.done)
 
     async def _write_ends_loop(self) -> None:
         batch: list[_End] = []
