@@ -35,3 +35,13 @@ async def until(predicate: Callable[[], bool], *, max_turns: int = 10_000) -> No
             return
         await asyncio.sleep(0)  # one scheduler turn, not a timed wait
     raise AssertionError("condition not reached after letting every task run")
+
+
+async def eventually(predicate: Callable[[], bool]) -> None:
+    """Poll ``predicate()`` every 2 ms until it holds, for what runs on timers or threads (a
+    store's flusher, a database): fails the test after about 10 seconds instead of hanging."""
+    for _ in range(5000):
+        if predicate():
+            return
+        await asyncio.sleep(0.002)
+    raise AssertionError("condition not reached in about 10 seconds")

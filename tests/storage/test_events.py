@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -12,6 +13,7 @@ import pytest
 from streamwise.storage import EventLog, RunEvents
 from streamwise.storage._events import pack_chunks, stretch_packer, unpack_chunks
 from streamwise.stream import Chunk
+from tests.support import eventually
 
 
 def delta(text: str, part: str = "t", run: str = "r") -> Chunk:
@@ -105,10 +107,11 @@ def _stretch_run() -> tuple[list[Chunk], list[list[Any]], list[str]]:
     return chunks, marks, pieces
 
 
-@pytest.mark.parametrize("batch", [7, 64, 2048])
-def test_events_stretch_packer_round_trips_whatever_the_batches(batch: int) -> None:
-    chunks, marks, pieces = _stretch_run()
-    pack = stretch_packer(
+def _packer(
+    chunks: list[Chunk], marks: list[list[Any]], pieces: list[str]
+) -> Callable[[int, int], list[Any]]:
+    """The stretch packer of a run whose chunks, marks and pieces are these (read live)."""
+    return stretch_packer(
         marks,
         pieces,
         lambda start, stop: chunks[start:stop],
@@ -116,6 +119,12 @@ def test_events_stretch_packer_round_trips_whatever_the_batches(batch: int) -> N
         "r",
         "AGENT",
     )
+
+
+@pytest.mark.parametrize("batch", [7, 64, 2048])
+def test_events_stretch_packer_round_trips_whatever_the_batches(batch: int) -> None:
+    chunks, marks, pieces = _stretch_run()
+    pack = _packer(chunks, marks, pieces)
     items: list[Any] = []
     for start in range(0, len(chunks), batch):
         part = pack(start, min(start + batch, len(chunks)))
@@ -139,15 +148,6 @@ def test_events_stretch_packer_sees_a_stretch_that_is_not_what_its_mark_says() -
     assert unpack_chunks(pack(0, len(chunks))) == chunks
 
 
-async def _until(condition: Any) -> None:
-    """Let the flusher run until ``condition()`` holds (fails after about 10 seconds)."""
-    for _ in range(2000):
-        if condition():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError("the flusher did not get there")
-
-
 async def test_events_flusher_writes_a_run_once_it_has_waited_the_interval() -> None:
     now = [100.0]  # the flusher's clock, moved by the test only
     written: list[list[dict[str, Any]]] = []
@@ -167,16 +167,16 @@ async def test_events_flusher_writes_a_run_once_it_has_waited_the_interval() -> 
             wakes += 1
             return wakes > 20
 
-        await _until(woke)  # about 20 of the flusher's rounds go by, on the loop's time
+        await eventually(woke)  # about 20 of the flusher's rounds go by, on the loop's time
         assert written == []  # by its clock the run has not waited the interval yet
         now[0] += 0.01
-        await _until(lambda: bool(written))
+        await eventually(lambda: bool(written))
         assert [(r["start_seq"], r["end_seq"]) for r in written[0]] == [(0, 1)]
         chunks.append(delta("b"))
         await asyncio.sleep(0.05)
         assert len(written) == 1  # written a moment ago: it waits another interval
         now[0] += 0.01
-        await _until(lambda: len(written) == 2)
+        await eventually(lambda: len(written) == 2)
         assert [(r["start_seq"], r["end_seq"]) for r in written[1]] == [(1, 2)]
     finally:
         await log.stop()
@@ -204,7 +204,7 @@ async def test_events_flusher_writes_pending_writes_once_they_have_waited() -> N
         await asyncio.sleep(0.1)
         assert calls == []
         now[0] += 0.02
-        await _until(lambda: bool(calls))
+        await eventually(lambda: bool(calls))
         assert calls == [[]]  # the store's own writes (run starts), with no rows of chunks
     finally:
         await log.stop()
@@ -222,14 +222,7 @@ def test_events_stretch_packer_checks_a_stretch_still_written_from_its_start(
     chunks += [delta(p) for p in pieces]
     chunks.insert(tool_at, {"type": "tool-output", "runId": "r", "from": "AGENT", "payload": {}})
     marks: list[list[Any]] = [[1, 0, "t", None]]  # open: its last chunk is not known yet
-    pack = stretch_packer(
-        marks,
-        pieces,
-        lambda start, stop: chunks[start:stop],
-        lambda i: chunks[i] if i < len(chunks) else None,
-        "r",
-        "AGENT",
-    )
+    pack = _packer(chunks, marks, pieces)
     items: list[Any] = []
     for start in range(0, len(chunks), batch):
         items.extend(pack(start, min(start + batch, len(chunks))))
@@ -245,14 +238,7 @@ def test_events_stretch_packer_round_trips_a_run_flushed_while_it_streams(seed: 
     chunks: list[Chunk] = []
     pieces: list[str] = []
     marks: list[list[Any]] = []
-    pack = stretch_packer(
-        marks,
-        pieces,
-        lambda start, stop: chunks[start:stop],
-        lambda i: chunks[i] if i < len(chunks) else None,
-        "r",
-        "AGENT",
-    )
+    pack = _packer(chunks, marks, pieces)
     batch = rng.choice([1, 2, 3, 5, 8, 64])
     items: list[Any] = []
     written = 0

@@ -15,6 +15,7 @@ from streamwise.agent import AgentOutput
 from streamwise.models import ModelMessage, ModelPart, ModelRequest
 from streamwise.storage import Store
 from streamwise.testing import ScriptedModel, Turn
+from tests.support import eventually
 
 
 class GatedModel(ScriptedModel):
@@ -156,7 +157,7 @@ async def test_memory_runs_ending_together_are_written_in_one_transaction(
     agent = Agent("a", model=Together(lambda m: {"text": ["an ", "answer"]}))
     async with Store(db_url) as store, Streamwise(agents=[agent], storage=store):
         outs = [agent.stream(f"q{i}", memory={"thread": f"t{i}"}) for i in range(30)]
-        await _until(lambda: streaming[0] == 30)
+        await eventually(lambda: streaming[0] == 30)
         gate.set()
         assert await asyncio.gather(*(o.text for o in outs)) == ["an answer"] * 30
         stored = [await store.list_messages(f"t{i}") for i in range(30)]
@@ -165,14 +166,6 @@ async def test_memory_runs_ending_together_are_written_in_one_transaction(
     assert sum(batches) == 30 and len(batches) < 30
     assert all([m["role"] for m in s] == ["user", "assistant"] for s in stored)
     assert all(r is not None and r["status"] == "success" for r in runs)
-
-
-async def _until(condition: Any) -> None:
-    for _ in range(5000):
-        if condition():
-            return
-        await asyncio.sleep(0.002)
-    raise AssertionError("never happened")
 
 
 async def test_memory_a_runs_end_is_written_even_if_its_hook_is_cancelled(db_url: str) -> None:
@@ -193,14 +186,14 @@ async def test_memory_a_runs_end_is_written_even_if_its_hook_is_cancelled(db_url
         try:
             gate.set()
             # The run ended: its end is being written (by its hook: it is alone), and waits.
-            await _until(lambda: store._writing_end or store._end_writer is not None)
+            await eventually(lambda: store._writing_end or store._end_writer is not None)
             assert out._task is not None
             out._task.cancel()  # the run's end hook is cancelled while it waits
             await out.wait()
         finally:
             store._starts_lock.release()
         # The writer wrote it all the same.
-        await _until(lambda: store._end_writer is None and not store._ends)
+        await eventually(lambda: store._end_writer is None and not store._ends)
         stored = await store.list_messages("t")
         run = await store.get_run(out.run_id)
     assert [m["role"] for m in stored] == ["user", "assistant"]
