@@ -432,8 +432,8 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
         """Start recording a run; with a thread, return its last ``last_messages`` messages.
 
         Only the read happens now. The run's start (its row, the thread if new, ``messages``:
-        the user's input) is written with the store's next flush of event logs, at most
-        ``event_flush_interval`` later, or with the run's end if that comes first: a run
+        the user's input) is written once it has waited ``event_flush_interval``, with any
+        write of the store that comes sooner, or with the run's end if that comes first: a run
         shorter than the interval costs one transaction, and a crash loses at most the last
         interval of any run (see docs/storage.md, "What a crash can lose").
 
