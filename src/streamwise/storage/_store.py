@@ -6,6 +6,11 @@ migrated on open. Opening is lazy: every method opens the store on first use.
 
 On SQLite every transaction of a store goes through one lock (SQLite has one writer anyway, and
 an in-memory database one connection); PostgreSQL transactions run concurrently.
+
+What every agent run does — one read at its start, one transaction at its end — runs on driver
+connections the store keeps, with statements SQLAlchemy compiled once (``_statements.py``,
+``StoreBase._hot``); runs that end together are written in one transaction (group commit,
+:meth:`Store._end_agent_run`).
 """
 
 from __future__ import annotations
