@@ -281,9 +281,11 @@ async def test_structured_output_run_continues_in_a_second_app(db_url: str) -> N
         assert await resumed.object == Verdict(ok=True, note="deleted")
 
 
-async def test_structured_output_class_that_cannot_be_imported_is_a_clear_error(
-    db_url: str,
-) -> None:
+async def suspended_with_a_local_output_class(db_url: str) -> tuple[Agent, str]:
+    """A run suspended (waiting for approval) with a structured-output class defined in a
+    function, which another process cannot import by its path; and a fresh agent of the same
+    id, as that other process would have. Returns the fresh agent and the run id."""
+
     class Local(BaseModel):
         ok: bool
 
@@ -293,14 +295,20 @@ async def test_structured_output_class_that_cannot_be_imported_is_a_clear_error(
     async with Streamwise(agents=[first], storage=db_url):
         out = first.stream("go", output=Local)
         await out.wait()
-    agent = Agent("judge", model=model, tools=[tool])
+    return Agent("judge", model=model, tools=[tool]), out.run_id
+
+
+async def test_structured_output_class_that_cannot_be_imported_is_a_clear_error(
+    db_url: str,
+) -> None:
+    agent, run_id = await suspended_with_a_local_output_class(db_url)
     async with Streamwise(agents=[agent], storage=db_url) as app:
         with pytest.raises(ConfigurationError, match="module level"):
-            await agent.find_suspended(out.run_id)
-        failed = agent.approve_tool_call(out.run_id)
+            await agent.find_suspended(run_id)
+        failed = agent.approve_tool_call(run_id)
         assert isinstance(await failed.error, ConfigurationError)
         # Not claimed: the run still waits, for a process that can import the class.
-        assert await app.storage.load_suspended("judge", out.run_id) is not None
+        assert await app.storage.load_suspended("judge", run_id) is not None
 
 
 async def test_without_storage_suspended_runs_stay_in_the_process() -> None:
@@ -430,24 +438,15 @@ async def test_continue_suspended_checks_a_run_held_here_and_its_stored_copy(db_
 async def test_continue_suspended_refuses_a_run_it_cannot_load_and_leaves_it_stored(
     db_url: str,
 ) -> None:
-    class Local(BaseModel):
-        ok: bool
-
-    tool = create_tool("delete", "Delete", Rec, _done, require_approval=True)
-    model = ScriptedModel([{"tool_calls": [{"name": "delete", "args": {"id": "r1"}}]}])
-    first = Agent("judge", model=model, tools=[tool])
-    async with Streamwise(agents=[first], storage=db_url):
-        out = first.stream("go", output=Local)
-        await out.wait()
-    agent = Agent("judge", model=model, tools=[tool])
+    agent, run_id = await suspended_with_a_local_output_class(db_url)
     async with Streamwise(agents=[agent], storage=db_url) as app:
         with pytest.raises(RunNotContinuableError, match="cannot be continued here") as caught:
-            await agent.continue_suspended(out.run_id, "approve")
-        assert caught.value.run_id == out.run_id
+            await agent.continue_suspended(run_id, "approve")
+        assert caught.value.run_id == run_id
         assert "Local cannot be imported" in str(caught.value)
-        assert await app.storage.load_suspended("judge", out.run_id) is not None
+        assert await app.storage.load_suspended("judge", run_id) is not None
         # Still listed: another process may be able to continue it.
-        assert [r.run_id for r in await agent.list_suspended()] == [out.run_id]
+        assert [r.run_id for r in await agent.list_suspended()] == [run_id]
 
 
 async def test_continue_suspended_without_storage_and_a_bad_action() -> None:

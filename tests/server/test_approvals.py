@@ -10,12 +10,10 @@ import asyncio
 from typing import Any
 
 import httpx
-from pydantic import BaseModel
 
-from streamwise import Agent, Streamwise, ToolContext, create_tool
-from streamwise.testing import ScriptedModel
-from tests.agent.test_approval import Rec, deleting_agent
-from tests.agent.test_suspended import paying_agent
+from streamwise import Agent, Streamwise
+from tests.agent.test_approval import deleting_agent
+from tests.agent.test_suspended import paying_agent, suspended_with_a_local_output_class
 from tests.server.support import running_server
 from tests.server.test_app import client, frames
 from tests.server.test_js_clients import node
@@ -111,14 +109,23 @@ async def test_cancel_route_on_a_suspended_run_held_here(db_url: str) -> None:
         assert agent.suspended_runs() == []
 
 
-async def test_js_mastra_client_approves_on_a_second_server(db_url: str) -> None:
+async def _on_two_servers(db_url: str, script: str) -> tuple[Any, list[Any], list[Any]]:
+    """Run the JS ``script`` against two loopback servers sharing ``db_url``, each serving a
+    fresh deleting agent; returns its report and what each server's tool deleted."""
     first, deleted_first = deleting_agent()
     second, deleted_second = deleting_agent()
     with (
         running_server(Streamwise(agents=[first], storage=db_url), lifespan=True) as one,
         running_server(Streamwise(agents=[second], storage=db_url), lifespan=True) as two,
     ):
-        report = await asyncio.to_thread(node, "mastra_approval_elsewhere.mjs", one, two)
+        report = await asyncio.to_thread(node, script, one, two)
+    return report, deleted_first, deleted_second
+
+
+async def test_js_mastra_client_approves_on_a_second_server(db_url: str) -> None:
+    report, deleted_first, deleted_second = await _on_two_servers(
+        db_url, "mastra_approval_elsewhere.mjs"
+    )
     assert report["suspendedTypes"][-3:] == ["tool-call-approval", "step-finish", "finish"]
     assert report["approvedTypes"][:2] == ["start", "tool-result"]
     assert report["approvedRunIds"] == [report["runId"]]
@@ -240,42 +247,27 @@ async def test_racing_approvals_on_two_loopback_servers(db_url: str) -> None:
 async def test_approving_a_run_whose_output_class_cannot_be_imported_is_a_500(
     db_url: str,
 ) -> None:
-    class Local(BaseModel):  # a class another process cannot import by its path
-        ok: bool
-
-    async def done(inp: Rec, ctx: ToolContext) -> str:
-        return "done"
-
-    tool = create_tool("delete", "Delete", Rec, done, require_approval=True)
-    model = ScriptedModel([{"tool_calls": [{"name": "delete", "args": {"id": "r1"}}]}])
-    first = Agent("judge", model=model, tools=[tool])
-    async with Streamwise(agents=[first], storage=db_url):
-        out = first.stream("go", output=Local)
-        await out.wait()
-    agent = Agent("judge", model=model, tools=[tool])
+    agent, run_id = await suspended_with_a_local_output_class(db_url)
     async with Streamwise(agents=[agent], storage=db_url) as app, client(app) as c:
-        response = await c.post("/api/agents/judge/approve-tool-call", json={"runId": out.run_id})
+        response = await c.post("/api/agents/judge/approve-tool-call", json={"runId": run_id})
         assert response.status_code == 500
         error = response.json()
-        assert error["runId"] == out.run_id
+        assert error["runId"] == run_id
         assert error["error"] == (
-            f"run {out.run_id!r} cannot be continued here: its structured-output class "
-            f"{Local.__module__}.{Local.__qualname__} cannot be imported in this process "
+            f"run {run_id!r} cannot be continued here: its structured-output class "
+            "tests.agent.test_suspended.suspended_with_a_local_output_class.<locals>.Local "
+            "cannot be imported in this process "
             "(define the output model at module level); it still waits"
         )
-        assert await app.storage.load_suspended("judge", out.run_id) is not None
+        assert await app.storage.load_suspended("judge", run_id) is not None
         listed = (await c.get("/api/agents/judge/suspended-runs")).json()
-        assert [r["runId"] for r in listed["runs"]] == [out.run_id]
+        assert [r["runId"] for r in listed["runs"]] == [run_id]
 
 
 async def test_js_mastra_client_lists_suspended_runs_on_a_second_server(db_url: str) -> None:
-    first, deleted_first = deleting_agent()
-    second, deleted_second = deleting_agent()
-    with (
-        running_server(Streamwise(agents=[first], storage=db_url), lifespan=True) as one,
-        running_server(Streamwise(agents=[second], storage=db_url), lifespan=True) as two,
-    ):
-        report = await asyncio.to_thread(node, "mastra_suspended_runs.mjs", one, two)
+    report, deleted_first, deleted_second = await _on_two_servers(
+        db_url, "mastra_suspended_runs.mjs"
+    )
     thread_run, plain_run = report["threadRunId"], report["plainRunId"]
     listed = report["all"]
     assert listed["total"] == 2
