@@ -195,7 +195,6 @@ async def test_events_flusher_writes_pending_writes_once_they_have_waited() -> N
         write,
         flush_interval=0.01,
         busy=lambda: True,
-        pending=lambda: since[0] is not None,
         pending_since=lambda: since[0],
         clock=lambda: now[0],
     )

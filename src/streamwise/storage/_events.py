@@ -276,9 +276,9 @@ class EventLog:
         tick: awaited after each flush (the store's heartbeat).
         busy: True while the store has work for the loop even with no run attached (runs it
             owns that are not logged, such as workflow runs).
-        pending: True while the store has writes of its own waiting for the next flush (run
-            starts): ``write`` is then called even with no rows.
-        pending_since: when the oldest of those began to wait (``clock`` time), or None.
+        pending_since: when the oldest of the store's own writes waiting for a flush (run
+            starts) began to wait (``clock`` time), or None when none waits; while one
+            waits, ``write`` is called even with no rows.
         clock: the time the flusher goes by (``time.monotonic``).
 
     The flusher writes a run's chunks (and the store's pending writes) once they have waited
@@ -294,14 +294,12 @@ class EventLog:
         flush_interval: float = 0.05,
         tick: Callable[[], Awaitable[None]] | None = None,
         busy: Callable[[], bool] | None = None,
-        pending: Callable[[], bool] | None = None,
         pending_since: Callable[[], float | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._write = write
         self._tick = tick
         self._busy = busy
-        self._pending = pending
         self._pending_since = pending_since
         self._clock = clock
         self.batch_size = batch_size
@@ -377,11 +375,14 @@ class EventLog:
             )
         return entries, rows, items
 
+    def _pending_since_now(self) -> float | None:
+        return self._pending_since() if self._pending_since is not None else None
+
     def _next_due(self) -> float:
         """Seconds until the first run (or pending write) has waited the interval."""
         interval = self.flush_interval
         waiting = [r.since for r in self._runs.values()]
-        since = self._pending_since() if self._pending_since is not None else None
+        since = self._pending_since_now()
         if since is not None:
             waiting.append(since)
         if not waiting:
@@ -392,7 +393,7 @@ class EventLog:
         """The runs that have waited the interval, and whether the pending writes have."""
         limit = self._clock() - self.flush_interval
         runs = [r for r in self._runs.values() if r.since <= limit]
-        since = self._pending_since() if self._pending_since is not None else None
+        since = self._pending_since_now()
         return runs, since is not None and since <= limit
 
     async def flush(
@@ -427,7 +428,7 @@ class EventLog:
                     marker = asyncio.get_running_loop().create_future()
                     for run, _, _ in taken:
                         run.inflight = marker
-                pending = pending_due if due else self._pending is not None and self._pending()
+                pending = pending_due if due else self._pending_since_now() is not None
                 if rows or pending:
                     await self._write(rows)
             except BaseException:

@@ -197,7 +197,6 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
             flush_interval=self._flush_interval,
             tick=self._tick,
             busy=lambda: bool(self._owned),
-            pending=lambda: bool(self._starts),
             pending_since=self._oldest_start,
         )
         try:
