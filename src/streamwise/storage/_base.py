@@ -107,7 +107,7 @@ class StoreBase:
         self._starts_lock = asyncio.Lock()  # held by the transaction writing starts
         self._turns: dict[str, Any] = {}  # thread id -> its starting runs' _Turn
         self._refused: set[str] = set()  # runs whose thread turned out to be another's
-        self._ends: list[Any] = []  # run ends queued for the end writer (Store._end_agent_run)
+        self._ends: list[Any] = []  # run ends queued for the end writer (Store._write_end)
         self._end_writer: asyncio.Task[None] | None = None
         self._writing_end = False  # a caller is writing its run's end itself
         self._commits = 0

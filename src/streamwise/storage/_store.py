@@ -10,7 +10,7 @@ an in-memory database one connection); PostgreSQL transactions run concurrently.
 What every agent run does — one read at its start, one transaction at its end — runs on driver
 connections the store keeps, with statements SQLAlchemy compiled once (``_statements.py``,
 ``StoreBase._hot``); runs that end together are written in one transaction (group commit,
-:meth:`Store._end_agent_run`).
+:meth:`Store._write_end`).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class PendingStart:
 
 @dataclass(slots=True)
 class _End:
-    """A run's end, queued for the store's end writer (see :meth:`Store._end_agent_run`)."""
+    """A run's end, queued for the store's end writer (see :meth:`Store._write_end`)."""
 
     run_id: str
     status: RunStatus
@@ -545,41 +545,24 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
         the run's end, in one transaction — with the run's start, and any other run's, if not
         written yet. With ``replace_message`` (a run that went on in a new stream), the
         message replaces the one of the same id, in its place."""
-        await self._once_more(
-            lambda: self._end_agent_run(
-                run_id,
-                status=status,
-                thread_id=thread_id,
-                resource_id=resource_id,
-                message=message,
-                event_rows=event_rows,
-                replace_message=replace_message,
-            )
-        )
 
-    async def _end_agent_run(
-        self,
-        run_id: str,
-        *,
-        status: RunStatus,
-        thread_id: str | None,
-        resource_id: str | None,
-        message: MessageInput | None,
-        event_rows: Sequence[Row],
-        replace_message: bool,
-    ) -> None:
+        async def attempt() -> None:
+            done = asyncio.get_running_loop().create_future()
+            await self._write_end(
+                _End(run_id, status, thread_id, resource_id, message, event_rows,
+                     replace_message, done)
+            )  # fmt: skip
+
+        await self._once_more(attempt)
+
+    async def _write_end(self, end: _End) -> None:
         """Write the run's end, with every other end waiting by then (group commit): runs that
         end together cost one transaction, not one each. A run that ends while no other run
         goes on and nothing is being written is written by its caller at once; otherwise its
         end is queued, and one writer task writes the queue in one transaction after the
-        current one. An end is written even if its caller
-        is cancelled meanwhile (its statements are idempotent, so one cancelled in the middle
-        of its commit is written again harmlessly)."""
-        loop = asyncio.get_running_loop()
-        end = _End(
-            run_id, status, thread_id, resource_id, message, event_rows, replace_message,
-            loop.create_future(),
-        )  # fmt: skip
+        current one. An end is written even if its caller is cancelled meanwhile (its
+        statements are idempotent, so one cancelled in the middle of its commit is written
+        again harmlessly)."""
         alone = self._events is None or not self._events.attached  # no other run going on
         if alone and self._end_writer is None and not self._writing_end and not self._ends:
             self._writing_end = True
