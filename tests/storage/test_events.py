@@ -10,8 +10,15 @@ from typing import Any
 import orjson
 import pytest
 
+from streamwise.errors import StorageError
 from streamwise.storage import EventLog, RunEvents
-from streamwise.storage._events import pack_chunks, stretch_packer, unpack_chunks
+from streamwise.storage._events import (
+    pack_chunks,
+    resolve_text_refs,
+    stretch_packer,
+    text_refs,
+    unpack_chunks,
+)
 from streamwise.stream import Chunk
 from tests.support import eventually
 
@@ -304,3 +311,131 @@ async def test_events_a_run_that_ends_waits_for_a_flush_writing_its_earlier_rows
     # The flush failed: its rows went back to the run, and the end wrote them with the rest.
     assert written == [("end", [(0, 5), (5, 8)])]
     assert log.attached == 0
+
+
+def _agent_run(
+    steps: list[list[list[str]]], *, run: str = "r", base_pieces: int = 0
+) -> tuple[list[Chunk], list[list[Any]], list[str], dict[int, tuple[str, int, int]]]:
+    """Chunks, marks, pieces and joined texts as the agent loop writes them: each step a list
+    of text parts (each a list of deltas), a tool's chunk after the first delta of each step's
+    second part, each step closed by a step-finish with the step's text, the run by a finish
+    with its text. ``base_pieces`` deltas of an earlier life of the run (before a suspension)
+    come first, in chunks the marks do not cover."""
+    chunks: list[Chunk] = [{"type": "start", "runId": run, "from": "AGENT", "payload": {}}]
+    chunks += [delta(f"old{i} ", "old", run) for i in range(base_pieces)]
+    base = len(chunks)
+    marks: list[list[Any]] = []
+    pieces: list[str] = []
+    joins: dict[int, tuple[str, int, int]] = {}
+
+    def joined(start: int) -> str:
+        text = "".join(pieces[start:])
+        joins[id(text)] = (text, start, len(pieces))
+        return text
+
+    for s, parts in enumerate(steps):
+        chunks.append({"type": "step-start", "runId": run, "from": "AGENT", "payload": {}})
+        first = len(pieces)
+        for p, texts in enumerate(parts):
+            part = f"s{s}p{p}"
+            mark: list[Any] = [len(chunks) - base, len(pieces), part, None]
+            marks.append(mark)
+            for i, text in enumerate(texts):
+                pieces.append(text)
+                chunks.append(delta(text, part, run))
+                if p == 1 and i == 0:
+                    chunks.append(
+                        {"type": "tool-output", "runId": run, "from": "AGENT", "payload": {}}
+                    )
+            mark[3] = chunks[-1] if chunks[-1]["type"] == "text-delta" else chunks[-2]
+        output = {"text": joined(first), "toolCalls": []}
+        chunks.append(
+            {"type": "step-finish", "runId": run, "from": "AGENT", "payload": {"output": output}}
+        )
+    output = {"text": joined(0), "toolCalls": []}
+    chunks.append({"type": "finish", "runId": run, "from": "AGENT", "payload": {"output": output}})
+    return chunks, marks, pieces, joins
+
+
+def _stored(
+    run: tuple[list[Chunk], list[list[Any]], list[str], dict[int, tuple[str, int, int]]],
+    batch: int,
+    base: int = 0,
+) -> tuple[list[Any], list[Any]]:
+    """The run's items as packed (what the answer is folded from) and as stored (JSON)."""
+    chunks, marks, pieces, joins = run
+    own = chunks[base:]
+    pack = stretch_packer(
+        marks,
+        pieces,
+        lambda a, b: own[a:b],
+        lambda i: own[i] if i < len(own) else None,
+        "r",
+        "AGENT",
+    )
+    refs = text_refs(joins, "r", "AGENT", base)
+    packed: list[Any] = pack_chunks(chunks[:base])
+    stored: list[Any] = list(packed)
+    for start in range(0, len(own), batch):
+        items = pack(start, min(start + batch, len(own)))
+        packed.extend(items)
+        stored.extend(orjson.loads(orjson.dumps(refs(items))))
+    return packed, stored
+
+
+def _refs(items: list[Any]) -> list[list[int]]:
+    return [
+        i["payload"]["output"]["text"]["~text"]
+        for i in items
+        if i.get("type") in ("step-finish", "finish")
+        and isinstance(i["payload"]["output"].get("text"), dict)
+    ]
+
+
+@pytest.mark.parametrize("batch", [1, 5, 64, 2048])
+def test_events_step_and_run_texts_are_stored_once_as_references(batch: int) -> None:
+    words = [f"w{i} " for i in range(30)]
+    run = _agent_run([[words, words[:12]], [words[3:], []], [words]])
+    chunks, _, pieces, _ = run
+    kept = orjson.dumps(chunks)
+    packed, stored = _stored(run, batch)
+    # Every step's text and the run's are references, to the right deltas.
+    n0, n1 = 42, 42 + 27
+    assert _refs(stored) == [[0, 0, n0], [0, n0, n1], [0, n1, n1 + 30], [0, 0, n1 + 30]]
+    assert "".join(pieces) not in orjson.dumps(stored).decode()
+    # Read back whole.
+    assert resolve_text_refs(unpack_chunks(stored)) == chunks
+    # What the answer is folded from, and the run's own chunks, are as they were.
+    assert unpack_chunks(packed) == chunks
+    assert orjson.dumps(chunks) == kept
+
+
+def test_events_texts_the_run_did_not_join_or_short_are_stored_as_they_are() -> None:
+    words = [f"w{i} " for i in range(30)]
+    run = _agent_run([[words], [words]])
+    chunks = run[0]
+    # An equal text that is not the one the run joined, and a short one.
+    chunks[-1]["payload"]["output"]["text"] = "".join(
+        ["", *chunks[-1]["payload"]["output"]["text"]]
+    )
+    chunks[-2]["payload"]["output"]["text"] = "short"
+    chunks.append({"type": "finish", "runId": "other", "from": "AGENT", "payload": {"output": {}}})
+    _, stored = _stored(run, 7)
+    assert _refs(stored) == [[0, 0, 30]]
+    assert resolve_text_refs(unpack_chunks(stored)) == chunks
+
+
+def test_events_references_of_a_resumed_run_count_its_deltas_from_where_it_resumed() -> None:
+    words = [f"w{i} " for i in range(30)]
+    run = _agent_run([[words]], base_pieces=5)
+    _, stored = _stored(run, 4, base=6)
+    assert _refs(stored) == [[6, 0, 30], [6, 0, 30]]
+    assert resolve_text_refs(unpack_chunks(stored)) == run[0]
+
+
+def test_events_a_reference_to_deltas_not_read_is_an_error() -> None:
+    words = [f"w{i} " for i in range(30)]
+    _, stored = _stored(_agent_run([[words]]), 2048)
+    read = unpack_chunks(stored)
+    with pytest.raises(StorageError, match="lacks the text deltas"):
+        resolve_text_refs(read[10:], 10)

@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import sqlalchemy as sa
 from pydantic import BaseModel
 
 from streamwise import Agent, Streamwise, ToolContext, create_tool
 from streamwise.models import ModelPart, ModelRequest
 from streamwise.storage import Store
+from streamwise.storage._schema import events
 from streamwise.testing import ScriptedModel
 from tests.support import collect, types
 
@@ -58,5 +60,12 @@ async def test_events_replay_every_chunk_from_every_offset_with_tool_writes_insi
         # A tool's chunk sits between two text deltas of one stretch.
         assert "tool-output" in kinds[first:last]
         assert await store.read_events(out.run_id) == chunks
+        # Each step's text and the run's are stored once, in its deltas (references to them
+        # in its step-finish and finish chunks).
+        async with store._tx() as conn:
+            query = sa.select(events.c.chunks).where(events.c.run_id == out.run_id)
+            stored = b"".join((await conn.execute(query)).scalars().all())
+        assert stored.count(b'{"~text":[') == 3
+        assert "".join(words).encode() not in stored
         for offset in range(len(chunks) + 1):
             assert await store.read_events(out.run_id, offset) == chunks[offset:], offset

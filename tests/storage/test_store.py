@@ -20,6 +20,7 @@ from streamwise.errors import (
     ThreadNotFoundError,
 )
 from streamwise.storage import EventRetention, RunEvents, Store
+from streamwise.storage._base import now_ms
 from streamwise.storage._sqlite import LoopConnection
 from streamwise.storage._statements import PgDriver
 from streamwise.stream import Chunk
@@ -219,6 +220,40 @@ async def test_store_event_log_retention(db_url: str) -> None:
     async with Store(db_url, retention=EventRetention(max_age=-1)) as s:
         assert await s.read_events("r3") == []
         assert await _status(s, "r3") == "success"
+
+
+async def test_store_event_log_retention_by_age_deletes_whole_logs(store: Store) -> None:
+    """A log is deleted once nothing was added to it for max_age, and then whole: a run still
+    logging keeps its first rows, however old."""
+    stmts = store._stmts
+    day = 86_400_000
+    now = now_ms()
+    rows = [
+        (run, seq, at)
+        for run, ats in {
+            "old": [now - 3 * day, now - 2 * day],
+            "live": [now - 3 * day, now],
+        }.items()
+        for seq, at in enumerate(ats)
+    ]
+    async with store._hot() as conn:
+        await stmts.execute(
+            conn,
+            stmts.insert_events,
+            [
+                {
+                    "run_id": run,
+                    "start_seq": seq,
+                    "end_seq": seq + 1,
+                    "created_at": at,
+                    "chunks": orjson.dumps([{"type": "n", "seq": seq}]),
+                }
+                for run, seq, at in rows
+            ],
+        )
+    assert await store.prune_events(max_age=86_400) == 2
+    assert await store.read_events("old") == []
+    assert await store.read_events("live") == [{"type": "n", "seq": 0}, {"type": "n", "seq": 1}]
 
 
 async def test_store_runs_recorded_and_closed_store_marks_its_running_runs_interrupted(

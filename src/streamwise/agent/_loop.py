@@ -187,7 +187,11 @@ def _finish_chunk(
         "payload": {
             "messageId": message_id,
             "stepResult": {"reason": reason, "isContinued": False},
-            "output": {"text": "".join(out._text), "toolCalls": out._tool_calls, "usage": total},
+            "output": {
+                "text": out._joined(out._text, 0),
+                "toolCalls": out._tool_calls,
+                "usage": total,
+            },
             "totalUsage": total,
             "metadata": {"modelId": model.model_id, "timestamp": _now_iso(), **out._response},
         },
@@ -430,7 +434,7 @@ async def _run_step(
             model_error.run_id = run_id
         raise model_error
 
-    step_text = "".join(text)
+    step_text = out._joined(text, len(out._text) - len(text))
     results = [outcomes[c["toolCallId"]] for c in calls if c["toolCallId"] in outcomes]
     continued = bool(calls) and not pending and step_number + 1 < cfg.max_steps
     if metadata:

@@ -69,6 +69,7 @@ class AgentOutput(RunOutput):
         self.app: AppRegistry | None = None
         self._text: list[str] = []
         self._text_marks: list[list[Any]] = []
+        self._text_joins: dict[int, tuple[str, int, int]] = {}
         self._reasoning: list[str] = []
         self._steps: list[StepResult] = []
         self._tool_calls: list[dict[str, Any]] = []
@@ -110,6 +111,20 @@ class AgentOutput(RunOutput):
         ``offset + count - 1``. Both lists only grow.
         """
         return self._text_marks, self._text
+
+    def text_joins(self) -> dict[int, tuple[str, int, int]]:
+        """The texts this run made by joining its pieces (see :meth:`text_marks`): each step's
+        text (in its ``step-finish``) and the run's (in its ``finish``), as
+        ``id(text) -> (text, i, j)`` where ``text == "".join(pieces[i:j])``; for storing them
+        once."""
+        return self._text_joins
+
+    def _joined(self, pieces: list[str], start: int) -> str:
+        """The join of ``pieces``, which are the run's pieces from ``start`` on, noted in
+        :meth:`text_joins`."""
+        text = "".join(pieces)
+        self._text_joins[id(text)] = (text, start, start + len(pieces))
+        return text
 
     # -- streams ---------------------------------------------------------------------------
 

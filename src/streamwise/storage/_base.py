@@ -60,7 +60,8 @@ class EventRetention:
     """How long run event logs are kept (applied on open and by ``prune_events()``).
 
     Attributes:
-        max_age: delete the logs of runs older than this many seconds.
+        max_age: delete the logs of runs that logged nothing for this many seconds (a run's
+            whole log: never the start of a log still being written).
         keep_runs: keep the logs of only this many most recent runs.
     """
 

@@ -20,10 +20,20 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..errors import StorageError
 from ..stream import Chunk
 from ._records import dump_bytes
 
-__all__ = ("EventLog", "RunEvents", "pack_chunks", "stretch_packer", "unpack_chunks")
+__all__ = (
+    "EventLog",
+    "RunEvents",
+    "has_text_refs",
+    "pack_chunks",
+    "resolve_text_refs",
+    "stretch_packer",
+    "text_refs",
+    "unpack_chunks",
+)
 
 _log = logging.getLogger("streamwise.storage")
 
@@ -135,6 +145,99 @@ def stretch_packer(
 _first = operator.itemgetter(0)
 _type = operator.itemgetter("type")
 
+#: Texts shorter than this are stored as they are (a reference would not save much).
+MIN_TEXT_REF = 32
+_ENDS = ("step-finish", "finish")
+
+
+def text_refs(
+    joins: dict[int, tuple[str, int, int]], run_id: str, source: str, base: int = 0
+) -> Callable[[list[Any]], list[Any]]:
+    """What an agent run's packed batches store: its ``step-finish`` and ``finish`` chunks
+    without the text they repeat.
+
+    Each of those chunks carries in ``payload.output.text`` the text of the run's deltas once
+    more, joined (the step's, the run's): stored as is, a long answer's text would be in the
+    log three times. The agent says which of its texts are joins of its pieces
+    (``AgentOutput.text_joins()``: ``id(text) -> (text, i, j)``, the text being
+    ``"".join(pieces[i:j])``); such a text, found by identity, is stored as
+    ``{"~text": [base, i, j]}``: the texts of the run's own ``text-delta`` chunks (this
+    ``runId`` and ``from``) logged at ``base`` or later, ``i`` to ``j - 1``, joined
+    (:func:`resolve_text_refs`). Those chunks are the pieces, in order (the same that
+    :func:`stretch_packer` stores).
+
+    ``stored(items)`` gives the stored form of packed ``items``; the chunks with a reference
+    are copies, nothing is changed.
+    """
+
+    def stored(items: list[Any]) -> list[Any]:
+        out: list[Any] | None = None
+        for n, item in enumerate(items):
+            if item.get("type") not in _ENDS or item.get("runId") != run_id:
+                continue  # (a stretch of deltas has no type)
+            payload: Any = item.get("payload")
+            output: Any = payload.get("output") if isinstance(payload, dict) else None
+            text = output.get("text") if isinstance(output, dict) else None
+            join = joins.get(id(text))
+            if join is None or join[0] is not text or len(text) < MIN_TEXT_REF:
+                continue
+            if item.get("from") != source:
+                continue
+            if out is None:
+                out = items.copy()
+            ref = {"~text": [base, join[1], join[2]]}
+            out[n] = {**item, "payload": {**payload, "output": {**output, "text": ref}}}
+        return items if out is None else out
+
+    return stored
+
+
+def has_text_refs(data: bytes) -> bool:
+    """Whether a stored batch (its JSON) holds a text reference (see :func:`text_refs`)."""
+    return b'{"~text":[' in data
+
+
+def resolve_text_refs(chunks: list[Chunk], first_seq: int = 0) -> list[Chunk]:
+    """The chunks of a run's log read from ``first_seq`` on, with the texts that
+    :func:`text_refs` stored as references put back (in new chunks).
+
+    Raises:
+        StorageError: a reference reaches deltas that are not among ``chunks`` (read the log
+            from where the run's deltas start).
+    """
+    own: dict[tuple[Any, Any], tuple[list[int], list[str]]] = {}
+    out = chunks
+    payload: Any
+    for n, chunk in enumerate(chunks):
+        kind = chunk.get("type")
+        if kind == "text-delta":
+            key = (chunk.get("runId"), chunk.get("from"))
+            got = own.get(key)
+            if got is None:
+                got = own[key] = ([], [])
+            payload = chunk.get("payload")
+            got[0].append(first_seq + n)
+            got[1].append(payload.get("text", "") if isinstance(payload, dict) else "")
+        elif kind in _ENDS:
+            payload = chunk.get("payload")
+            output: Any = payload.get("output") if isinstance(payload, dict) else None
+            ref = output.get("text") if isinstance(output, dict) else None
+            if not isinstance(ref, dict) or "~text" not in ref:
+                continue
+            base, i, j = ref["~text"]
+            seqs, texts = own.get((chunk.get("runId"), chunk.get("from")), ([], []))
+            k = bisect.bisect_left(seqs, base)
+            if base < first_seq or k + j > len(texts):
+                raise StorageError(
+                    f"the event log of run {chunk.get('runId')!r} lacks the text deltas that "
+                    f"its {kind!r} at {first_seq + n} refers to"
+                )
+            text = "".join(texts[k + i : k + j])
+            if out is chunks:
+                out = chunks.copy()
+            out[n] = {**chunk, "payload": {**payload, "output": {**output, "text": text}}}
+    return out
+
 
 def unpack_chunks(items: list[Any]) -> list[Chunk]:
     """The chunks of a stored batch (the inverse of :func:`pack_chunks`)."""
@@ -171,6 +274,8 @@ class RunEvents:
         count: how many chunks the run has written (with ``window``: the run's chunks are then
             never copied to be written, only the stretches that need it are read).
         window: ``window(start, stop)`` returns the chunks ``start..stop-1``.
+        stored: ``stored(items)`` gives the form in which packed ``items`` are written (an
+            agent run's :func:`text_refs`); the items themselves are what ``on_written`` gets.
     """
 
     __slots__ = (
@@ -183,6 +288,7 @@ class RunEvents:
         "run_id",
         "since",
         "source",
+        "stored",
         "window",
         "written",
     )
@@ -197,8 +303,10 @@ class RunEvents:
         count: Callable[[], int] | None = None,
         window: Callable[[int, int], list[Chunk]] | None = None,
         on_written: Callable[[list[Any]], None] | None = None,
+        stored: Callable[[list[Any]], list[Any]] | None = None,
     ) -> None:
         self.run_id = run_id
+        self.stored = stored
         self.source = source
         self.written = written
         self.count = count if window is not None else None
@@ -362,6 +470,7 @@ class EventLog:
         entries = run.entries(self.batch_size)
         rows: list[Row] = []
         items: list[Any] = []
+        stored = run.stored
         for first, last, packed in entries:
             items.extend(packed)
             rows.append(
@@ -369,7 +478,7 @@ class EventLog:
                     "run_id": run.run_id,
                     "start_seq": first,
                     "end_seq": last,
-                    "chunks": dump_bytes(packed),
+                    "chunks": dump_bytes(packed if stored is None else stored(packed)),
                     "created_at": now,
                 }
             )

@@ -9,7 +9,7 @@ from ..agent import DEFAULT_LAST_MESSAGES, AgentOutput, MemoryOptions
 from ..errors import ConfigurationError
 from ..models import ModelMessage
 from ..stream import Chunk, RunOutput
-from ._events import Row, RunEvents, pack_chunks, stretch_packer
+from ._events import Row, RunEvents, pack_chunks, stretch_packer, text_refs
 from ._history import to_model_messages, user_parts
 from ._ids import check_id
 from ._recorder import MessageRecorder
@@ -205,12 +205,13 @@ def _run_events(
     def window(start: int, stop: int) -> list[Chunk]:
         return run.chunks_between(start - base, stop - base)
 
-    pack = None
+    pack = stored = None
     if isinstance(run, AgentOutput):
         marks, pieces = run.text_marks()
         stretches = stretch_packer(
             marks, pieces, run.chunks_between, run.chunk_at, run.run_id, run.source
         )
+        stored = text_refs(run.text_joins(), run.run_id, run.source, base)
 
         def pack(start: int, stop: int) -> list[Any]:
             return stretches(start - base, stop - base)
@@ -223,4 +224,5 @@ def _run_events(
         count=lambda: base + run.chunk_count,
         window=window,
         on_written=on_written,
+        stored=stored,
     )

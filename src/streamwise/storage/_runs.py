@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -13,7 +14,7 @@ from ..errors import (
 from ..stream import Chunk
 from . import _schema as s
 from ._base import StoreBase, now_ms
-from ._events import RunEvents, unpack_chunks
+from ._events import RunEvents, has_text_refs, resolve_text_refs, unpack_chunks
 from ._ids import check_id
 from ._records import (
     RunRecord,
@@ -136,16 +137,27 @@ class RunsMixin(StoreBase):
             return await self._read_events(conn, run_id, offset)
 
     async def _read_events(self, conn: AsyncConnection, run_id: str, offset: int) -> list[Chunk]:
-        query = (
-            sa.select(s.events.c.start_seq, s.events.c.chunks)
-            .where(s.events.c.run_id == run_id, s.events.c.end_seq > offset)
-            .order_by(s.events.c.start_seq)
-        )
+        def query(since: int) -> Any:
+            return (
+                sa.select(s.events.c.start_seq, s.events.c.chunks)
+                .where(s.events.c.run_id == run_id, s.events.c.end_seq > since)
+                .order_by(s.events.c.start_seq)
+            )
+
+        rows = (await conn.execute(query(offset))).all()
+        if not rows:
+            return []
+        refs = any(has_text_refs(data) for _, data in rows)
+        if refs and rows[0][0] > 0:
+            # A text stored as a reference to the run's deltas (text_refs): read them too.
+            rows = (await conn.execute(query(0))).all()
+        first = rows[0][0]
         out: list[Chunk] = []
-        for start, data in (await conn.execute(query)).all():
-            batch = unpack_chunks(loads(data))
-            out.extend(batch[offset - start :] if start < offset else batch)
-        return out
+        for _, data in rows:
+            out.extend(unpack_chunks(loads(data)))
+        if refs:
+            out = resolve_text_refs(out, first)
+        return out[offset - first :] if first < offset else out
 
     async def flush_events(self) -> None:
         """Write every pending chunk of every run now."""
@@ -158,8 +170,8 @@ class RunsMixin(StoreBase):
         """Delete old run event logs; return how many batches were deleted.
 
         Args:
-            max_age: delete logs of runs that started more than this many seconds ago
-                (default: ``retention.max_age``).
+            max_age: delete the logs of runs that logged nothing for this many seconds
+                (whole logs; default: ``retention.max_age``).
             keep_runs: keep only the logs of this many most recently started runs
                 (default: ``retention.keep_runs``).
         """
@@ -170,10 +182,16 @@ class RunsMixin(StoreBase):
         deleted = 0
         async with self._tx(long=True) as conn:
             if max_age is not None:
+                # Whole logs only: a run still being logged keeps its earlier rows (a later
+                # chunk may refer to them, see text_refs).
                 cutoff = now_ms() - int(max_age * 1000)
-                result = await conn.execute(
-                    sa.delete(s.events).where(s.events.c.created_at < cutoff)
+                stale = (
+                    sa.select(s.events.c.run_id)
+                    .group_by(s.events.c.run_id)
+                    .having(sa.func.max(s.events.c.created_at) < cutoff)
+                    .scalar_subquery()
                 )
+                result = await conn.execute(sa.delete(s.events).where(s.events.c.run_id.in_(stale)))
                 deleted += result.rowcount or 0
             if keep_runs is not None:
                 logged = sa.select(s.events.c.run_id).distinct().scalar_subquery()
