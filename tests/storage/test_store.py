@@ -280,18 +280,44 @@ async def test_store_schema_migrated_once_and_reopened(db_url: str) -> None:
         assert await s.get_thread("t") is not None
         async with s._tx() as conn:
             versions = (await conn.execute(sa.text("SELECT version FROM schema_version"))).all()
-    assert [v[0] for v in versions] == [1, 2]
+    assert [v[0] for v in versions] == [1, 2, 3]
 
 
 async def test_store_schema_version_1_database_is_upgraded_on_open(db_url: str) -> None:
     async with Store(db_url) as s, s._tx() as conn:
         # As a streamwise with only the first migration left it.
         await conn.execute(sa.text("DROP TABLE agent_suspended_runs"))
-        await conn.execute(sa.text("DELETE FROM schema_version WHERE version = 2"))
+        await conn.execute(sa.text("DELETE FROM schema_version WHERE version >= 2"))
     async with Store(db_url) as s:
         assert await s.load_suspended("a", "r") is None
         token = await s.save_suspended("a", "r", {"format": 1})
         assert await s.load_suspended("a", "r") == (token, {"format": 1})
+
+
+async def test_store_schema_version_2_database_gets_fewer_indexes(db_url: str) -> None:
+    def indexes(sync: sa.Connection) -> set[str]:
+        inspector = sa.inspect(sync)
+        return {str(i["name"]) for t in ("runs", "run_events") for i in inspector.get_indexes(t)}
+
+    async with Store(db_url) as s, s._tx() as conn:
+        # As a streamwise with two migrations left it.
+        await conn.execute(sa.text("DROP INDEX ix_runs_running"))
+        await conn.execute(sa.text("CREATE INDEX ix_runs_status ON runs (status)"))
+        await conn.execute(sa.text("CREATE INDEX ix_run_events_created ON run_events (created_at)"))
+        await conn.execute(sa.text("DELETE FROM schema_version WHERE version = 3"))
+        assert await conn.run_sync(indexes) == {
+            "ix_runs_status",
+            "ix_runs_started",
+            "ix_run_events_created",
+        }
+    async with Store(db_url) as s:
+        async with s._tx() as conn:
+            assert await conn.run_sync(indexes) == {"ix_runs_running", "ix_runs_started"}
+        # What the index serves: a store finds the runs of a store that is gone.
+        await s.start_run("r1", kind="agent", target_id="a")
+        async with s._tx() as conn:
+            await conn.execute(sa.text("UPDATE runs SET owner = 'gone'"))
+        assert await s.recover_interrupted() == ["r1"]
 
 
 async def test_store_newer_schema_is_refused(db_url: str) -> None:
