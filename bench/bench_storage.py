@@ -18,6 +18,8 @@ the next);
 ``W1 no reader`` awaits the run's end without reading it: the storage cost alone (a reader that
 falls behind its producer reads chunks rebuilt after the run compacts them, and the end hook's
 database waits let it catch up first, which muddles the read comparison);
+``W1 tokens`` is the same with realistic tokens (:func:`realistic_tokens`, no reader): the
+text it stores is 5.1 times W1's;
 ``1-delta run`` isolates the fixed per-run cost (the database work at the start and end);
 ``W1 steady`` runs blocks of 10 runs back to back with no collection in between, as a server
 would (medians of 7 blocks of each, interleaved);
@@ -32,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -45,8 +48,23 @@ from streamwise.testing import ScriptedModel
 REPEAT = 31
 
 
-def text_agent(n: int) -> Agent:
-    return Agent("w1", model=ScriptedModel(lambda m: {"text": ["x"] * n}))
+def text_agent(n: int, *, tokens: bool = False) -> Agent:
+    """W1's agent: ``n`` deltas of ``"x"``, or with ``tokens`` of realistic tokens."""
+    pieces = realistic_tokens(n) if tokens else ["x"] * n
+    return Agent("w1", model=ScriptedModel(lambda m: {"text": list(pieces)}))
+
+
+def realistic_tokens(n: int) -> list[str]:
+    """``n`` tokens shaped like a model's (a space and a word of 1–9 letters, now and then
+    punctuation: 5.1 characters on average), the same every run."""
+    rng = random.Random(7)
+    letters = "etaoinshrdlucmfwypvbgkjqxz"
+    weights = [26 - i for i in range(26)]
+    out = []
+    for _ in range(n):
+        word = "".join(rng.choices(letters, weights, k=rng.choice([1, 2, 3, 3, 4, 4, 5, 6, 7, 9])))
+        out.append(rng.choice([",", ".", "\n\n"]) if rng.random() < 0.08 else " " + word)
+    return out
 
 
 async def run_once(agent: Agent, thread: str | None, *, read: bool = True) -> float:
@@ -74,9 +92,11 @@ def compare(plain: list[float], stored: list[float]) -> dict[str, float]:
     }
 
 
-async def w1(n: int, url: str, repeat: int, *, read: bool = True) -> dict[str, float]:
-    plain_agent = text_agent(n)
-    agent = text_agent(n)
+async def w1(
+    n: int, url: str, repeat: int, *, read: bool = True, tokens: bool = False
+) -> dict[str, float]:
+    plain_agent = text_agent(n, tokens=tokens)
+    agent = text_agent(n, tokens=tokens)
     plain: list[float] = []
     stored: list[float] = []
     async with Streamwise(agents=[agent], storage=url):
@@ -169,6 +189,7 @@ async def main(quick: bool) -> None:
             for label, row in (
                 (f"W1 {n} deltas", await w1(n, url, repeat)),
                 ("W1 no reader", await w1(n, url, repeat, read=False)),
+                ("W1 tokens", await w1(n, url, repeat, read=False, tokens=True)),
                 ("1-delta run", await fixed_cost(url, repeat * 3)),
                 ("W1 steady", await w1_steady(n, url, 3 if quick else 7)),
             ):
