@@ -19,7 +19,7 @@ from streamwise.errors import (
     StorageUnavailableError,
     ThreadNotFoundError,
 )
-from streamwise.storage import EventRetention, RunEvents, Store
+from streamwise.storage import EventRetention, RunEvents, Store, _schema
 from streamwise.storage._base import now_ms
 from streamwise.storage._sqlite import LoopConnection
 from streamwise.storage._statements import PgDriver
@@ -280,7 +280,7 @@ async def test_store_schema_migrated_once_and_reopened(db_url: str) -> None:
         assert await s.get_thread("t") is not None
         async with s._tx() as conn:
             versions = (await conn.execute(sa.text("SELECT version FROM schema_version"))).all()
-    assert [v[0] for v in versions] == [1, 2, 3]
+    assert [v[0] for v in versions] == [1, 2, 3, 4]
 
 
 async def test_store_schema_version_1_database_is_upgraded_on_open(db_url: str) -> None:
@@ -304,7 +304,7 @@ async def test_store_schema_version_2_database_gets_fewer_indexes(db_url: str) -
         await conn.execute(sa.text("DROP INDEX ix_runs_running"))
         await conn.execute(sa.text("CREATE INDEX ix_runs_status ON runs (status)"))
         await conn.execute(sa.text("CREATE INDEX ix_run_events_created ON run_events (created_at)"))
-        await conn.execute(sa.text("DELETE FROM schema_version WHERE version = 3"))
+        await conn.execute(sa.text("DELETE FROM schema_version WHERE version >= 3"))
         assert await conn.run_sync(indexes) == {
             "ix_runs_status",
             "ix_runs_started",
@@ -502,3 +502,41 @@ async def test_store_event_rows_written_twice_are_kept_once(store: Store) -> Non
         async with store._hot() as conn:
             await stmts.execute(conn, stmts.insert_events, rows)
     assert await store.read_events("r") == [chunk]
+
+
+async def _compression(store: Store) -> dict[str, str]:
+    """PostgreSQL: how each large column's new values are compressed ('' is the default)."""
+    query = sa.text(
+        "SELECT attrelid::regclass::text || '.' || attname, attcompression::text FROM pg_attribute"
+        " WHERE attname IN ('chunks', 'content', 'snapshot', 'state') AND attnum > 0"
+        " AND attrelid::regclass::text IN"
+        " ('run_events', 'messages', 'workflow_snapshots', 'agent_suspended_runs')"
+    )
+    async with store._tx() as conn:
+        return {str(name): str(how) for name, how in (await conn.execute(query)).all()}
+
+
+async def test_store_postgresql_compresses_large_values_with_lz4(db_url: str) -> None:
+    async with Store(db_url) as store:
+        if store.url.dialect == "sqlite":
+            return  # (SQLite stores values as they are: nothing to set)
+        assert await _compression(store) == {
+            "run_events.chunks": "l",
+            "messages.content": "l",
+            "workflow_snapshots.snapshot": "l",
+            "agent_suspended_runs.state": "l",
+        }
+
+
+async def test_store_postgresql_without_lz4_keeps_pglz_and_opens(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server that refuses lz4 (here: a column it cannot find, the same failed ALTER) keeps
+    its default compression; the upgrade goes on and the store opens."""
+    monkeypatch.setattr(_schema, "_LARGE", (("run_events", "chunks"), ("messages", "nope")))
+    async with Store(db_url) as store:
+        await store.create_thread("t")
+        assert await store.get_thread("t") is not None
+        if store.url.dialect == "postgresql":
+            assert (await _compression(store))["run_events.chunks"] == ""
+            assert "PostgreSQL without lz4" in caplog.text
