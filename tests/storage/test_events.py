@@ -13,6 +13,7 @@ import pytest
 from streamwise.errors import StorageError
 from streamwise.storage import EventLog, RunEvents
 from streamwise.storage._events import (
+    END_BATCHES,
     pack_chunks,
     resolve_text_refs,
     stretch_packer,
@@ -83,6 +84,33 @@ async def test_events_failed_write_is_retried_from_the_same_sequence() -> None:
 
     await log.finish(run, final)
     assert log.attached == 0
+
+
+async def test_events_a_run_end_writes_what_is_left_in_rows_of_sixteen_batches() -> None:
+    """The flusher writes rows of ``batch_size`` chunks; the end writes the rest in rows of
+    up to END_BATCHES batches (a short run is one row)."""
+    flushed: list[tuple[int, int]] = []
+
+    async def write(rows: list[dict[str, Any]]) -> None:
+        flushed.extend((r["start_seq"], r["end_seq"]) for r in rows)
+
+    log = EventLog(write, batch_size=3)
+    chunks = [delta(str(i)) for i in range(7)]
+    run = RunEvents("r", lambda offset: chunks[offset:])
+    log.attach(run)
+    await log.flush()
+    chunks.extend(delta(str(i)) for i in range(7, 7 + 3 * END_BATCHES + 2))
+    ended: list[tuple[int, int]] = []
+    items: list[Any] = []
+
+    async def end(rows: list[dict[str, Any]], packed: list[Any]) -> None:
+        ended.extend((r["start_seq"], r["end_seq"]) for r in rows)
+        items.extend(packed)
+
+    await log.finish(run, end)
+    assert flushed == [(0, 3), (3, 6), (6, 7)]
+    assert ended == [(7, 7 + 3 * END_BATCHES), (7 + 3 * END_BATCHES, len(chunks))]
+    assert unpack_chunks(items) == chunks[7:]
 
 
 def _stretch_run() -> tuple[list[Chunk], list[list[Any]], list[str]]:

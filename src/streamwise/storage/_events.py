@@ -4,9 +4,10 @@ Nothing is done per chunk: a run's chunks are already in its own chunk log, so a
 :class:`RunEvents` only remembers how far that log has been written (``written``) and reads the
 rest with ``run.chunks_from(written)``. The store's flusher task writes an attached run's new
 chunks once they have waited ``flush_interval`` (as rows of up to ``batch_size`` chunks:
-``start_seq..end_seq-1`` as one JSON array); the run's end hook flushes the rest, so a finished run's log is complete
-before its readers see the end. ``Store.read_events(run_id, offset)`` reads from any offset —
-what ``observe`` replays after a disconnect.
+``start_seq..end_seq-1`` as one JSON array); the run's end hook flushes the rest (in rows of
+up to ``END_BATCHES`` batches), so a finished run's log is complete before its readers see the
+end. ``Store.read_events(run_id, offset)`` reads from any offset — what ``observe`` replays
+after a disconnect.
 """
 
 from __future__ import annotations
@@ -373,13 +374,18 @@ class RunEvents:
         self._stash = entries + self._stash
 
 
+#: A run's end writes its unwritten chunks in rows of up to this many batches.
+END_BATCHES = 16
+
+
 class EventLog:
     """The flusher of one store: every attached run's new chunks into ``run_events``.
 
     Args:
         write: writes rows ``{run_id, start_seq, end_seq, chunks, created_at}`` in one
             transaction.
-        batch_size: the most chunks per row.
+        batch_size: the most chunks per row the flusher writes (a run's end writes the rest
+            in rows of up to ``END_BATCHES`` times as many).
         flush_interval: how long a run's new chunks wait before the flusher writes them.
         tick: awaited after each flush (the store's heartbeat).
         busy: True while the store has work for the loop even with no run attached (runs it
@@ -465,9 +471,12 @@ class EventLog:
                     failures += 1
                 _log.exception("writing run events failed; retrying")
 
-    def _rows(self, run: RunEvents, now: int) -> tuple[list[Entry], list[Row], list[Any]]:
-        """The run's unwritten batches, their rows, and their packed items in order."""
-        entries = run.entries(self.batch_size)
+    def _rows(
+        self, run: RunEvents, now: int, batch_size: int | None = None
+    ) -> tuple[list[Entry], list[Row], list[Any]]:
+        """The run's unwritten batches (of up to ``batch_size`` chunks, by default the log's),
+        their rows, and their packed items in order."""
+        entries = run.entries(batch_size or self.batch_size)
         rows: list[Row] = []
         items: list[Any] = []
         stored = run.stored
@@ -569,7 +578,10 @@ class EventLog:
         while events.inflight is not None:
             await asyncio.shield(events.inflight)
         self._runs.pop(events.run_id, None)  # no flush takes its rows from here on
-        entries, rows, items = self._rows(events, time.time_ns() // 1_000_000)
+        # What is left, in rows of up to END_BATCHES batches: a run shorter than the flush
+        # interval is one row (each row is a cell, an overflow chain and an index entry more).
+        now = time.time_ns() // 1_000_000
+        entries, rows, items = self._rows(events, now, self.batch_size * END_BATCHES)
         try:
             await write(rows, items)
         except BaseException:

@@ -106,7 +106,8 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
     Args:
         url: ``sqlite:///path.db``, ``sqlite://:memory:``, ``postgresql://…``; default
             ``$STREAMWISE_DATABASE_URL`` or ``sqlite:///.streamwise/streamwise.db``.
-        event_batch_size: chunks per written batch of a run's event log.
+        event_batch_size: chunks per row of a run's event log written while it runs (its
+            end writes the rest in rows of up to 16 times as many).
         event_flush_interval: seconds between writes of running runs' new chunks.
         retention: how long event logs are kept (default: forever).
         stale_after: seconds without a heartbeat after which another store's running runs
