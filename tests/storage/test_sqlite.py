@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from streamwise import Agent, Streamwise
+from streamwise.errors import StorageError
 from streamwise.storage import Store
 from streamwise.storage._sqlite import LoopConnection, checkpoint
 from streamwise.testing import ScriptedModel
@@ -243,9 +244,10 @@ async def test_sqlite_a_failed_commit_of_a_runs_end_is_rolled_back(tmp_path: Pat
             raise sqlite3.OperationalError("disk I/O error")
 
         raw.commit = commit_fails  # type: ignore[method-assign]
-        with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        with pytest.raises(StorageError, match="disk I/O") as caught:
             async with store._hot() as conn:
                 await stmts.scalar(conn, stmts.start_run, run_row(store, "r1"))
+        assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
         del raw.commit
         async with store._hot() as conn:
             await stmts.scalar(conn, stmts.start_run, run_row(store, "r2"))

@@ -540,3 +540,30 @@ async def test_store_postgresql_without_lz4_keeps_pglz_and_opens(
         if store.url.dialect == "postgresql":
             assert (await _compression(store))["run_events.chunks"] == ""
             assert "PostgreSQL without lz4" in caplog.text
+
+
+async def test_store_database_errors_are_storage_errors_naming_the_cause(db_url: str) -> None:
+    """A database that fails a statement (here: a table dropped behind the store's back)
+    raises StorageError with the database's reason, from the public methods and from a run's
+    two ends, never the driver's own exception."""
+    async with Store(db_url) as store:
+        await store.create_thread("t")
+        async with store._tx() as conn:
+            await conn.execute(sa.text("DROP TABLE messages"))
+        with pytest.raises(StorageError, match="messages") as caught:
+            await store.list_messages("t")
+        assert not isinstance(caught.value, StorageUnavailableError)
+        with pytest.raises(StorageError, match="messages"):  # a run's start: the hot path
+            await store.begin_agent_run(
+                "r1", agent_id="a", thread_id="t", resource_id=None, last_messages=5, messages=[]
+            )
+        with pytest.raises(StorageError, match="messages"):  # its end
+            await store.end_agent_run(
+                "r2",
+                status="success",
+                thread_id="t",
+                resource_id=None,
+                message={"role": "assistant", "content": [{"type": "text", "text": "hi"}]},
+            )
+        # What does not need the table still works.
+        assert (await store.get_thread("t")) is not None

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import socket
+import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -179,12 +180,14 @@ class StoreBase:
                     yield raw
                     if write:
                         await raw.commit()
-                except BaseException:
+                except BaseException as exc:
                     # The block failed, or its commit did: nothing of it may ride on the next.
                     try:
                         await raw.rollback()
-                    except Exception as exc:  # the block's error is the one to see
-                        _log.warning("%r: rollback failed: %s", self, exc)
+                    except Exception as rollback_exc:  # the block's error is the one to see
+                        _log.warning("%r: rollback failed: %s", self, rollback_exc)
+                    if isinstance(exc, sqlite3.Error):
+                        raise self._failed(exc) from exc
                     raise
             if write:
                 self._commits += 1
@@ -222,6 +225,8 @@ class StoreBase:
                     except Exception as rollback_exc:  # not to be trusted again: connect anew
                         _log.warning("%r: rollback failed: %s", self, rollback_exc)
                         await self._drop_kept(one)
+                if _refused(exc):
+                    raise self._failed(exc) from exc
                 raise
 
     async def _pg_driver(self, one: _Kept) -> PgDriver:
@@ -329,7 +334,7 @@ class StoreBase:
                     raise StorageUnavailableError(
                         f"{self.url.display}: {error_reason(exc)}"
                     ) from exc
-                raise
+                raise self._failed(exc) from exc
             except (OSError, TimeoutError) as exc:
                 if connected:
                     raise
@@ -338,9 +343,17 @@ class StoreBase:
                 ) from exc
             return
         connect = engine.begin if write else engine.connect
-        with in_thread() if long else contextlib.nullcontext():
-            async with lock, connect() as conn:
-                yield conn
+        try:
+            with in_thread() if long else contextlib.nullcontext():
+                async with lock, connect() as conn:
+                    yield conn
+        except sa.exc.DBAPIError as exc:
+            raise self._failed(exc) from exc
+
+    def _failed(self, exc: BaseException) -> StorageError:
+        """What a statement the database refused raises: the database's reason, in a
+        StorageError (the driver's exception is its ``__cause__``)."""
+        return StorageError(f"{self.url.display}: {error_reason(exc)}")
 
     async def _once_more(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """``attempt()``, and once more if it failed on a connection the server had closed (a
@@ -430,13 +443,22 @@ class _Kept:
         self.lost = False  # dropped because the server ended it (see StoreBase._pg_driver)
 
 
+def _refused(exc: BaseException) -> bool:
+    """True when ``exc`` is PostgreSQL's answer to a statement (not a lost connection)."""
+    try:
+        import asyncpg  # type: ignore[import-untyped]
+    except ImportError:  # pragma: no cover - a PostgreSQL store needs it
+        return False
+    return isinstance(exc, asyncpg.PostgresError)
+
+
 def _lost(exc: BaseException) -> bool:
     """True when ``exc`` says the connection itself is gone (asyncpg's errors are imported
     only here: the driver is an extra)."""
     if isinstance(exc, OSError):
         return True
     try:
-        import asyncpg  # type: ignore[import-untyped]
+        import asyncpg
     except ImportError:  # pragma: no cover - a PostgreSQL store needs it
         return False
     lost = (
