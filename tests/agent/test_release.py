@@ -2,22 +2,26 @@
 
 A run that only the cyclic collector could free keeps every chunk it holds until a full
 collection, and those full collections are what made steady-state streaming slow
-(bench/README.md, "Garbage collection in steady state"). (A failed run is the exception: its
-error's traceback holds the frames that ran it, which the collector frees.)
+(bench/README.md, "Garbage collection in steady state"). A failed run too: the frames in its
+error's traceback are cleared once the run has ended (the traceback keeps its lines).
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import traceback
 import weakref
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
 
 from streamwise import Agent, RunOutput, ToolContext, create_tool
+from streamwise.agent import AgentOutput
+from streamwise.errors import ModelError
 from streamwise.testing import ScriptedModel
 from tests.support import collect, until
 
@@ -57,6 +61,31 @@ def with_tool() -> RunOutput:
     return Agent("a", model=ScriptedModel(script), tools=tools).stream("hi")
 
 
+def failing() -> RunOutput:
+    """A model error after some text: the run ends with status failed and its error."""
+    return Agent("a", model=ScriptedModel([{"text": "a b", "error": "boom"}])).stream("hi")
+
+
+def failing_tool() -> RunOutput:
+    """A nested agent's run fails inside a tool (its error chained to the tool's), then the
+    run that called the tool fails too."""
+
+    async def ask(inp: Q, ctx: ToolContext) -> str:
+        child = Agent("child", model=ScriptedModel([{"text": "x", "error": "inner"}]))
+        try:
+            return await child.stream(inp.q).text
+        except Exception as exc:
+            raise RuntimeError("the tool failed") from exc
+
+    def script(messages: list[Any]) -> Any:
+        if messages[-1]["role"] == "tool":
+            return {"error": "after the tool"}
+        return {"tool_calls": [{"name": "ask", "args": {"q": "go"}}]}
+
+    tools = [create_tool("ask", "d", Q, ask)]
+    return Agent("a", model=ScriptedModel(script), tools=tools).stream("hi")
+
+
 async def read(out: RunOutput) -> None:
     await collect(out)
 
@@ -68,8 +97,8 @@ async def cancel(out: RunOutput) -> None:
 
 @pytest.mark.parametrize(
     ("start", "finish"),
-    [(plain, read), (with_tool, read), (plain, cancel)],
-    ids=["plain", "tool-with-nested-run", "cancelled"],
+    [(plain, read), (with_tool, read), (plain, cancel), (failing, read), (failing_tool, read)],
+    ids=["plain", "tool-with-nested-run", "cancelled", "failed", "failed-in-a-nested-run"],
 )
 async def test_ended_run_is_freed_without_the_collector(
     start: Callable[[], RunOutput], finish: Callable[[RunOutput], Awaitable[None]]
@@ -78,6 +107,8 @@ async def test_ended_run_is_freed_without_the_collector(
         out = start()
         await finish(out)
         assert out.done
+        if start in (failing, failing_tool):
+            assert await out.status == "failed"
         ref = weakref.ref(out)
         del out
         # Let the owner task's done callbacks run: they drop the task, the last holder.
@@ -90,3 +121,23 @@ async def test_nested_run_knows_its_parent_while_the_parent_is_held() -> None:
     (child,) = out.children
     assert child.parent is out
     assert out.parent is None
+
+
+async def test_a_reader_that_raised_a_failed_runs_error_goes_on() -> None:
+    """The frames cleared in a failed run's error are the run's own: a reader whose frame the
+    error passed through (it raised it again) and that goes on is left running."""
+    out = failing()
+    assert isinstance(out, AgentOutput)
+
+    async def reader() -> str:
+        with suppress(ModelError):
+            await out.text
+        await until(lambda: out._task is None)  # the run's task is done: frames cleared
+        await asyncio.sleep(0)
+        return "went on"
+
+    assert await asyncio.create_task(reader()) == "went on"
+    error = await out.error
+    assert isinstance(error, ModelError)
+    # The traceback still names where the error was raised.
+    assert "raise ModelError" in "".join(traceback.format_exception(error))

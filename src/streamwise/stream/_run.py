@@ -19,6 +19,8 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import sys
+import traceback
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
@@ -40,6 +42,20 @@ T = TypeVar("T")
 _current_run: contextvars.ContextVar[RunOutput | None] = contextvars.ContextVar(
     "streamwise_current_run", default=None
 )
+
+
+def _clear_frames_from(frame_id: int, error: BaseException) -> None:
+    """Clear the frames of ``error``'s traceback from the frame ``frame_id`` (a run's ``_own``,
+    by ``id``) down to where the error was raised. They are done: the error left them, and
+    the run's task is done. The frames before it (readers that raised the error again) may
+    still be running: they are left alone (clearing a suspended coroutine's frame closes it).
+    """
+    tb = error.__traceback__
+    while tb is not None:
+        if id(tb.tb_frame) == frame_id:
+            traceback.clear_frames(tb)
+            return
+        tb = tb.tb_next
 
 
 def _find_tripwire(exc: BaseException) -> TripwireTriggered | None:
@@ -127,6 +143,7 @@ class RunOutput:
         self._terminated = False
         self._end_hooks: list[Callable[[RunOutput], Awaitable[None]]] = []
         self._tripwire: TripwireTriggered | None = None
+        self._own_frame = 0  # id of the frame of _own (see there)
         self._producer: Coroutine[Any, Any, None] | None = None
         parent = _current_run.get()
         # The parent holds its children (for usage and cancellation); a child holds its parent
@@ -170,6 +187,9 @@ class RunOutput:
         self._task = task
 
     async def _own(self, producer: Coroutine[Any, Any, None]) -> None:
+        # Which frame runs the run (its id: a reference would hold the frame), for clearing
+        # the frames of its error once it is done (_on_task_done).
+        self._own_frame = id(sys._getframe())
         try:
             await producer
         except asyncio.CancelledError:
@@ -219,6 +239,12 @@ class RunOutput:
         self._task = None
         self._producer = None
         self._end_hooks = []
+        # The same for a failed run: its error's traceback holds the frames that ran it, and
+        # their locals hold the run. Those frames are done: cleared, the traceback keeps its
+        # lines (what a log shows), not their locals.
+        for error in (self._error, self._tripwire):
+            if error is not None and self._own_frame:
+                _clear_frames_from(self._own_frame, error)
 
     def add_end_hook(self, hook: Callable[[RunOutput], Awaitable[None]]) -> None:
         """Await ``hook(run)`` when the run ends (after its terminal chunk, before it counts as
