@@ -174,15 +174,15 @@ def text_refs(
     def stored(items: list[Any]) -> list[Any]:
         out: list[Any] | None = None
         for n, item in enumerate(items):
-            if item.get("type") not in _ENDS or item.get("runId") != run_id:
-                continue  # (a stretch of deltas has no type)
+            if item.get("type") not in _ENDS:  # (a stretch of deltas has no type)
+                continue
+            if item.get("runId") != run_id or item.get("from") != source:
+                continue
             payload: Any = item.get("payload")
             output: Any = payload.get("output") if isinstance(payload, dict) else None
             text = output.get("text") if isinstance(output, dict) else None
             join = joins.get(id(text))
             if join is None or join[0] is not text or len(text) < MIN_TEXT_REF:
-                continue
-            if item.get("from") != source:
                 continue
             if out is None:
                 out = items.copy()
