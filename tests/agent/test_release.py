@@ -52,13 +52,7 @@ def with_tool() -> RunOutput:
         await nested.pipe_to(ctx.writer)
         return await nested.text
 
-    def script(messages: list[Any]) -> Any:
-        if messages[-1]["role"] == "tool":
-            return {"text": "done"}
-        return {"tool_calls": [{"name": "ask", "args": {"q": "go"}}]}
-
-    tools = [create_tool("ask", "d", Q, ask)]
-    return Agent("a", model=ScriptedModel(script), tools=tools).stream("hi")
+    return calling(ask, then={"text": "done"})
 
 
 def failing() -> RunOutput:
@@ -77,9 +71,15 @@ def failing_tool() -> RunOutput:
         except Exception as exc:
             raise RuntimeError("the tool failed") from exc
 
+    return calling(ask, then={"error": "after the tool"})
+
+
+def calling(ask: Callable[[Q, ToolContext], Awaitable[str]], *, then: Any) -> RunOutput:
+    """A run whose model calls the tool ``ask``, then plays the turn ``then``."""
+
     def script(messages: list[Any]) -> Any:
         if messages[-1]["role"] == "tool":
-            return {"error": "after the tool"}
+            return then
         return {"tool_calls": [{"name": "ask", "args": {"q": "go"}}]}
 
     tools = [create_tool("ask", "d", Q, ask)]

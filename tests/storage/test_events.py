@@ -393,14 +393,7 @@ def _stored(
     """The run's items as packed (what the answer is folded from) and as stored (JSON)."""
     chunks, marks, pieces, joins = run
     own = chunks[base:]
-    pack = stretch_packer(
-        marks,
-        pieces,
-        lambda a, b: own[a:b],
-        lambda i: own[i] if i < len(own) else None,
-        "r",
-        "AGENT",
-    )
+    pack = _packer(own, marks, pieces)
     refs = text_refs(joins, "r", "AGENT", base)
     packed: list[Any] = pack_chunks(chunks[:base])
     stored: list[Any] = list(packed)
