@@ -230,3 +230,50 @@ async def test_a_cancelled_statement_on_the_kept_connection_leaves_it_usable(
         assert [m["role"] for m in history] == ["user"]
         assert store._pg_kept is not None
         assert not any(one.lock.locked() for one in store._pg_kept)
+
+
+async def test_a_lone_runs_end_is_one_statement_on_postgresql(pg_url: str) -> None:
+    """A run that ends alone, its start not written yet (the usual run), is written in one
+    statement on the connection kept for writes: no begin, no commit, one round trip."""
+    agent = Agent("a", model=ScriptedModel(lambda messages: {"text": ["one ", "answer"]}))
+    async with Store(pg_url) as store, Streamwise(agents=[agent], storage=store):
+        await agent.stream("warm up", memory={"thread": "w"}).wait()
+        assert store._pg_kept is not None
+        writer = store._pg_kept[0].driver
+        assert isinstance(writer, PgDriver)
+        sent: list[str] = []
+        writer.conn.add_query_logger(lambda record: sent.append(record.query))
+        out = agent.stream("hello", memory={"thread": "t", "resource": "u"})
+        chunks = await collect(out)
+        assert len(sent) == 1 and sent[0].lstrip().startswith("WITH r AS")
+        stored = await store.list_messages("t")
+        assert [(m["role"], m["runId"]) for m in stored] == [
+            ("user", out.run_id),
+            ("assistant", out.run_id),
+        ]
+        assert await store.read_events(out.run_id) == chunks
+        thread = await store.get_thread("t")
+        assert thread is not None and thread["resourceId"] == "u"
+        run = await store.get_run(out.run_id)
+        assert run is not None and run["status"] == "success"
+
+
+async def test_a_lone_runs_end_on_a_dead_connection_is_written_once_it_is_back(
+    pg_url: str,
+) -> None:
+    """The one statement meets a connection the server ended: written again on a new one (it
+    is idempotent), and the run's stream ends as usual."""
+    model = PausingModel()
+    agent = Agent("a", model=model)
+    store = Store(pg_url, event_flush_interval=3600)  # its start waits for its end
+    async with store, Streamwise(agents=[agent], storage=store):
+        out = agent.stream("hello", memory={"thread": "t"})
+        await model.paused.wait()
+        assert await terminate_other_connections(pg_url) > 0
+        model.gate.set()
+        chunks = await collect(out)
+        assert types(chunks)[-1] == "finish"
+        stored = await store.list_messages("t")
+        events = await store.read_events(out.run_id)
+    assert [m["role"] for m in stored] == ["user", "assistant"]
+    assert events == chunks

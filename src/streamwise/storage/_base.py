@@ -154,7 +154,7 @@ class StoreBase:
                 self._start_checkpoint(self._sqlite_file)
 
     @contextlib.asynccontextmanager
-    async def _hot(self, *, write: bool = True) -> AsyncIterator[Conn]:
+    async def _hot(self, *, write: bool = True, single: bool = False) -> AsyncIterator[Conn]:
         """A transaction (or, without ``write``, a read) for a run's two ends: the reads and
         writes every run makes, of the prebuilt statements only (``self._stmts``).
 
@@ -165,7 +165,8 @@ class StoreBase:
         under the lock of every transaction of the store; on PostgreSQL under the lock of the
         connection kept for writes, or of the one kept for reads (so a run's first read does
         not wait for other runs' ends). The transaction is rolled back if the block or its
-        commit fails.
+        commit fails. ``single`` (PostgreSQL): the block runs one statement, on the connection
+        kept for writes, as its own transaction (no begin and commit round trips).
 
         Raises:
             StorageUnavailableError: PostgreSQL: the kept connection was lost (the server
@@ -205,7 +206,7 @@ class StoreBase:
             conn = driver.conn
             tx = None
             try:
-                if write:
+                if write and not single:
                     tx = conn.transaction()
                     await tx.start()
                 yield driver

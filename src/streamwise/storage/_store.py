@@ -50,9 +50,9 @@ from ._records import (
 from ._runs import RunsMixin
 from ._snapshots import SnapshotsMixin
 from ._sqlite import loop_creator
-from ._statements import Conn
+from ._statements import Conn, PgDriver
 from ._suspended import SuspendedMixin
-from ._threads import ThreadsMixin, assistant_input, message_record
+from ._threads import ThreadsMixin, assistant_input, message_record, message_rows
 
 __all__ = ("EventRetention", "PendingStart", "Store")
 
@@ -84,6 +84,52 @@ class _End:
     event_rows: Sequence[Row]
     replace_message: bool
     done: asyncio.Future[None]
+
+
+def _alone(e: _End, starts: list[PendingStart]) -> bool:
+    """Whether ``e`` can be written in one statement: its start is the only one not written,
+    it has a thread, and it is not a run going on in a new stream (whose answer replaces)."""
+    if len(starts) != 1 or e.replace_message:
+        return False
+    p = starts[0]
+    return p.run_id == e.run_id and p.thread_id is not None and e.thread_id == p.thread_id
+
+
+#: PostgreSQL: a run's start and end in one statement (see Store._write_end_at_once). Returns
+#: the run's ``started_at`` (another than its own: the id ran before, and no event rows were
+#: written) and the thread's owner (another resource's: no message was written).
+_END_AT_ONCE = """
+WITH r AS (
+  INSERT INTO runs (run_id, kind, target_id, thread_id, resource_id, status, owner,
+                    started_at, ended_at)
+  VALUES ($1, 'agent', $2, $3, $4, $5, $6, $7, $8)
+  ON CONFLICT (run_id) DO UPDATE
+    SET status = excluded.status, owner = excluded.owner, ended_at = excluded.ended_at
+  RETURNING started_at
+), t AS (
+  INSERT INTO threads (id, resource_id, title, metadata, created_at, updated_at)
+  VALUES ($3, $4, NULL, '{}', $7, $7)
+  ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at
+  RETURNING resource_id
+), e AS (
+  INSERT INTO run_events (run_id, start_seq, end_seq, chunks, created_at)
+  SELECT $1, u.s, u.e, u.c, u.t
+  FROM unnest($9::int[], $10::int[], $11::bytea[], $12::bigint[]) AS u(s, e, c, t)
+  WHERE (SELECT started_at FROM r) = $7
+  ON CONFLICT DO NOTHING
+), m AS (
+  INSERT INTO messages (id, thread_id, resource_id, role, content, metadata, run_id, created_at)
+  SELECT u.id, $3, $4, u.role, u.content, u.metadata, u.run_id, u.created_at
+  FROM unnest($13::varchar[], $14::varchar[], $15::text[], $16::text[], $17::varchar[],
+              $18::bigint[]) WITH ORDINALITY AS u(id, role, content, metadata, run_id,
+                                                  created_at, ord)
+  WHERE $4::varchar IS NULL OR (SELECT resource_id FROM t) IS NULL
+     OR (SELECT resource_id FROM t) = $4::varchar
+  ORDER BY u.ord
+  ON CONFLICT DO NOTHING
+)
+SELECT (SELECT started_at FROM r), (SELECT resource_id FROM t)
+"""
 
 
 def _retrieved(future: asyncio.Future[None]) -> None:
@@ -627,8 +673,26 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
             )
             for e in batch
         }
+        async with self._taking_starts() as starts:
+            if self._pg_kept is not None and len(batch) == 1 and _alone(batch[0], starts):
+                await self._write_end_at_once(batch[0], starts[0], now)
+                self._owned.discard(batch[0].run_id)
+                return
+            await self._write_ends_in(batch, starts, ends, now)
+        for e in batch:
+            self._owned.discard(e.run_id)
+            self._refused.discard(e.run_id)
+
+    async def _write_ends_in(
+        self,
+        batch: list[_End],
+        starts: list[PendingStart],
+        ends: dict[str, tuple[RunStatus, int, MessageInput | None]],
+        now: int,
+    ) -> None:
+        """:meth:`_write_ends`'s transaction: starts, event-log rows, answers, statuses."""
         stmts = self._stmts
-        async with self._taking_starts() as starts, self._hot() as conn:
+        async with self._hot() as conn:
             started = await self._write_starts(conn, starts, ends=ends, combine=len(batch) == 1)
             rows = [row for e in batch for row in e.event_rows]
             if rows:
@@ -658,9 +722,50 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
                 ended.append({"b_run_id": e.run_id, "b_status": e.status, "b_ended_at": now})
             if ended:
                 await stmts.execute(conn, stmts.end_run, ended)
-        for e in batch:
-            self._owned.discard(e.run_id)
-            self._refused.discard(e.run_id)
+
+    async def _write_end_at_once(self, e: _End, p: PendingStart, now: int) -> None:
+        """PostgreSQL, a run that ends alone with its start not written yet (the usual run):
+        its row, its thread, its event-log rows, its input and answer in one statement
+        (:data:`_END_AT_ONCE`), one round trip instead of six (begin, four statements,
+        commit). The statement is idempotent (written again after a lost connection, it
+        changes nothing)."""
+        assert p.thread_id is not None
+        messages, times = list(p.messages), [p.at] * len(p.messages)
+        if e.message is not None:
+            messages.append(e.message)
+            times.append(now)
+        rows = message_rows(p.thread_id, p.resource_id, messages, p.at, times)
+        events = e.event_rows
+        args = [
+            p.run_id, p.agent_id, p.thread_id, p.resource_id, e.status, self.owner_id, p.at, now,
+            [r["start_seq"] for r in events], [r["end_seq"] for r in events],
+            [r["chunks"] for r in events], [r["created_at"] for r in events],
+            [r["id"] for r in rows], [r["role"] for r in rows], [r["content"] for r in rows],
+            [r["metadata"] for r in rows], [r["run_id"] for r in rows],
+            [r["created_at"] for r in rows],
+        ]  # fmt: skip
+        async with self._hot(single=True) as conn:
+            assert isinstance(conn, PgDriver)
+            (row,), _ = await conn.run(False, _END_AT_ONCE, args)
+        started, owner = row[0], row[1]
+        if p.resource_id is not None and owner is not None and owner != p.resource_id:
+            _log.error(
+                "run %s: thread %r belongs to another resource than %r: its messages are "
+                "not stored",
+                p.run_id,
+                p.thread_id,
+                p.resource_id,
+            )
+        if started != p.at:
+            # The run id ran before: its log starts afresh (the statement wrote no rows).
+            stmts = self._stmts
+            async with self._hot() as tx:
+                await stmts.execute(tx, stmts.delete_events, {"b_run_id": p.run_id})
+                if events:
+                    await stmts.execute(tx, stmts.insert_events, list(events))
+        if now - self._heartbeat_at > self._stale_after_ms // 4:
+            async with self._hot() as tx:
+                await self._heartbeat(tx, now)
 
     # -- run starts not written yet ------------------------------------------------------------
 

@@ -27,7 +27,35 @@ from ._records import (
 )
 from ._statements import Conn
 
-__all__ = ("ThreadsMixin", "assistant_input", "message_record", "thread_record")
+__all__ = ("ThreadsMixin", "assistant_input", "message_record", "message_rows", "thread_record")
+
+
+def message_rows(
+    thread_id: str,
+    resource_id: str | None,
+    messages: Sequence[MessageInput],
+    now: int,
+    times: Sequence[int] | None = None,
+) -> list[dict[str, Any]]:
+    """The ``messages`` table's rows for ``messages`` (stored in that order); ``times``: each
+    message's ``created_at`` (default: ``now``)."""
+    rows = []
+    for i, m in enumerate(messages):
+        content = m["content"]
+        parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        rows.append(
+            {
+                "id": check_id(m.get("id") or str(uuid.uuid4()), "message id"),
+                "thread_id": thread_id,
+                "resource_id": resource_id,
+                "role": m["role"],
+                "content": dumps(parts),
+                "metadata": dumps(m.get("metadata") or {}),
+                "run_id": m.get("runId"),
+                "created_at": now if times is None else times[i],
+            }
+        )
+    return rows
 
 
 class ThreadsMixin(StoreBase):
@@ -214,22 +242,7 @@ class ThreadsMixin(StoreBase):
         touched (the caller did). ``replace_existing`` updates a message of the same id in
         place (its content and metadata), keeping its position. ``times``: each message's
         ``created_at`` (default: ``now``)."""
-        rows = []
-        for i, m in enumerate(messages):
-            content = m["content"]
-            parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
-            rows.append(
-                {
-                    "id": check_id(m.get("id") or str(uuid.uuid4()), "message id"),
-                    "thread_id": thread_id,
-                    "resource_id": resource_id,
-                    "role": m["role"],
-                    "content": dumps(parts),
-                    "metadata": dumps(m.get("metadata") or {}),
-                    "run_id": m.get("runId"),
-                    "created_at": now if times is None else times[i],
-                }
-            )
+        rows = message_rows(thread_id, resource_id, messages, now, times)
         if not rows:
             return
         stmts = self._stmts
