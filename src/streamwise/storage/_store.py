@@ -132,6 +132,21 @@ SELECT (SELECT started_at FROM r), (SELECT resource_id FROM t)
 """
 
 
+def _not_its_thread(p: PendingStart, owner: str | None) -> bool:
+    """Whether the thread of run ``p`` turned out to be another resource's (two runs made the
+    same new thread for two resources at once): the later one's messages are not stored in
+    the other's thread (said in the log)."""
+    if p.resource_id is None or owner is None or owner == p.resource_id:
+        return False
+    _log.error(
+        "run %s: thread %r belongs to another resource than %r: its messages are not stored",
+        p.run_id,
+        p.thread_id,
+        p.resource_id,
+    )
+    return True
+
+
 def _retrieved(future: asyncio.Future[None]) -> None:
     """A done callback that reads a future's exception (so none is reported as lost)."""
     if not future.cancelled():
@@ -748,14 +763,7 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
             assert isinstance(conn, PgDriver)
             (row,), _ = await conn.run(False, _END_AT_ONCE, args)
         started, owner = row[0], row[1]
-        if p.resource_id is not None and owner is not None and owner != p.resource_id:
-            _log.error(
-                "run %s: thread %r belongs to another resource than %r: its messages are "
-                "not stored",
-                p.run_id,
-                p.thread_id,
-                p.resource_id,
-            )
+        _not_its_thread(p, owner)
         if started != p.at:
             # The run id ran before: its log starts afresh (the statement wrote no rows).
             stmts = self._stmts
@@ -852,16 +860,7 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
                 "updated_at": p.at,
             }
             owner = await self._stmts.scalar(conn, self._stmts.touch_thread, thread)
-            if p.resource_id is not None and owner is not None and owner != p.resource_id:
-                # Two runs made the same new thread for two resources at once: the later
-                # one's messages are not stored in the other's thread.
-                _log.error(
-                    "run %s: thread %r belongs to another resource than %r: its messages are "
-                    "not stored",
-                    p.run_id,
-                    p.thread_id,
-                    p.resource_id,
-                )
+            if _not_its_thread(p, owner):
                 if end is None:
                     self._refused.add(p.run_id)  # nor its answer, when it ends
                 continue

@@ -30,6 +30,11 @@ from ._statements import Conn
 __all__ = ("ThreadsMixin", "assistant_input", "message_record", "message_rows", "thread_record")
 
 
+def message_parts(content: str | Sequence[Any]) -> list[Any]:
+    """A message's content as a list of parts (a string is one text part)."""
+    return [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+
+
 def message_rows(
     thread_id: str,
     resource_id: str | None,
@@ -41,15 +46,13 @@ def message_rows(
     message's ``created_at`` (default: ``now``)."""
     rows = []
     for i, m in enumerate(messages):
-        content = m["content"]
-        parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
         rows.append(
             {
                 "id": check_id(m.get("id") or str(uuid.uuid4()), "message id"),
                 "thread_id": thread_id,
                 "resource_id": resource_id,
                 "role": m["role"],
-                "content": dumps(parts),
+                "content": dumps(message_parts(m["content"])),
                 "metadata": dumps(m.get("metadata") or {}),
                 "run_id": m.get("runId"),
                 "created_at": now if times is None else times[i],
@@ -196,22 +199,9 @@ class ThreadsMixin(StoreBase):
         ignore_existing: bool = False,
     ) -> list[Message]:
         stored: list[Message] = []
-        for m in messages:
-            mid = check_id(m.get("id") or str(uuid.uuid4()), "message id")
-            content = m["content"]
-            parts = (
-                [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
-            )
-            values = {
-                "id": mid,
-                "thread_id": thread_id,
-                "resource_id": resource_id,
-                "role": m["role"],
-                "content": dumps(parts),
-                "metadata": dumps(m.get("metadata") or {}),
-                "run_id": m.get("runId"),
-                "created_at": now,
-            }
+        for m, values in zip(
+            messages, message_rows(thread_id, resource_id, messages, now), strict=True
+        ):
             stmt = self._insert(s.messages).values(**values)
             if ignore_existing:
                 stmt = stmt.on_conflict_do_nothing()
@@ -219,7 +209,7 @@ class ThreadsMixin(StoreBase):
             seq = result.scalar()
             if seq is None:
                 continue
-            stored.append(message_record({**values, "seq": seq}, parts))
+            stored.append(message_record({**values, "seq": seq}, message_parts(m["content"])))
         await conn.execute(
             sa.update(s.threads).where(s.threads.c.id == thread_id).values(updated_at=now)
         )
