@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from pydantic import BaseModel
 
 from streamwise import Agent, Streamwise, ToolContext, create_tool
 from streamwise.agent import AgentOutput, MemoryOptions
 from streamwise.errors import ConfigurationError, InvalidIdError, StorageError
 from streamwise.storage import Message, MessageInput, Store
+from streamwise.storage._schema import owners
 from streamwise.testing import ScriptedModel
 from tests.support import collect, types
 
@@ -593,3 +595,21 @@ async def test_memory_refused_run_leaves_no_event_rows_behind(db_url: str) -> No
         await app.storage.flush_events()
         assert await app.storage.get_run(out.run_id) is None
         assert await app.storage.read_events(out.run_id) == []
+
+
+async def test_memory_runs_keep_their_stores_heartbeat_fresh(db_url: str) -> None:
+    """A store's heartbeat rides on its runs' writes (at most every quarter of stale_after):
+    another process never takes a busy store for gone."""
+    agent = Agent("a", model=ScriptedModel(lambda messages: {"text": "ok"}))
+    async with Store(db_url, stale_after=0.2) as store, Streamwise(agents=[agent], storage=store):
+        await agent.stream("first", memory={"thread": "t"}).wait()
+
+        async def heartbeat() -> int:
+            async with store._tx() as conn:
+                query = sa.select(owners.c.heartbeat_at).where(owners.c.id == store.owner_id)
+                return int((await conn.execute(query)).scalar_one())
+
+        before = await heartbeat()
+        await asyncio.sleep(0.1)  # more than a quarter of stale_after
+        await agent.stream("second", memory={"thread": "t"}).wait()
+        assert await heartbeat() > before

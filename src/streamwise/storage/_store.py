@@ -772,8 +772,8 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
                 if events:
                     await stmts.execute(tx, stmts.insert_events, list(events))
         if now - self._heartbeat_at > self._stale_after_ms // 4:
-            async with self._hot() as tx:
-                await self._heartbeat(tx, now)
+            async with self._hot(single=True) as conn:
+                await self._heartbeat(conn, now)
 
     # -- run starts not written yet ------------------------------------------------------------
 
