@@ -277,3 +277,38 @@ async def test_a_lone_runs_end_on_a_dead_connection_is_written_once_it_is_back(
         events = await store.read_events(out.run_id)
     assert [m["role"] for m in stored] == ["user", "assistant"]
     assert events == chunks
+
+
+async def test_a_runs_end_after_its_start_was_written_is_one_statement_on_postgresql(
+    pg_url: str,
+) -> None:
+    """A run longer than the flush interval (its start and first chunks written while it
+    runs) ends in one statement too: its last log rows, its answer and its status. (The
+    second such run is looked at: asyncpg reads the types of a statement's arrays the first
+    time it prepares it on a connection.)"""
+    models = [PausingModel(), PausingModel()]
+    agents = [Agent(f"a{i}", model=m) for i, m in enumerate(models)]
+    store = Store(pg_url, event_flush_interval=3600)  # the test flushes itself
+    sent: list[str] = []
+    async with store, Streamwise(agents=agents, storage=store):
+        assert store._pg_kept is not None
+        writer = store._pg_kept[0].driver
+        assert isinstance(writer, PgDriver)
+        writer.conn.add_query_logger(lambda record: sent.append(record.query))
+        for agent, model in zip(agents, models, strict=True):
+            out = agent.stream("hello", memory={"thread": agent.id})
+            await model.paused.wait()
+            await store.flush_events()  # its start and first chunks are written
+            await asyncio.sleep(0)  # (the logger is called soon after each query)
+            sent.clear()
+            model.gate.set()
+            chunks = await collect(out)
+        assert len(sent) == 1 and sent[0].lstrip().startswith("WITH e AS")
+        stored = await store.list_messages("a1")
+        assert [(m["role"], m["content"][-1]) for m in stored] == [
+            ("user", {"type": "text", "text": "hello"}),
+            ("assistant", {"type": "text", "text": "first second"}),
+        ]
+        assert await store.read_events(out.run_id) == chunks
+        run = await store.get_run(out.run_id)
+        assert run is not None and run["status"] == "success"
