@@ -87,12 +87,25 @@ class _End:
 
 
 def _alone(e: _End, starts: list[PendingStart]) -> bool:
-    """Whether ``e`` can be written in one statement: its start is the only one not written,
-    it has a thread, and it is not a run going on in a new stream (whose answer replaces)."""
-    if len(starts) != 1 or e.replace_message:
+    """Whether ``e``'s start is the only one not written, and it has a thread (its start and
+    end can then be written in one statement)."""
+    if len(starts) != 1:
         return False
     p = starts[0]
     return p.run_id == e.run_id and p.thread_id is not None and e.thread_id == p.thread_id
+
+
+def _log_arrays(events: Sequence[Row]) -> list[list[Any]]:
+    """Event-log rows as the arrays the one-statement ends unnest (start, end, chunks, time)."""
+    return [[r[k] for r in events] for k in ("start_seq", "end_seq", "chunks", "created_at")]
+
+
+def _message_arrays(rows: list[dict[str, Any]], *keys: str) -> list[list[Any]]:
+    """Message rows as the arrays the one-statement ends unnest (``keys``, in that order)."""
+    return [[r[k] for r in rows] for k in keys]
+
+
+_MESSAGE_KEYS = ("id", "role", "content", "metadata", "run_id")
 
 
 #: PostgreSQL: a run's start and end in one statement (see Store._write_end_at_once). Returns
@@ -697,8 +710,22 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
     async def _write_ends(self, batch: list[_End]) -> None:
         """Write the runs' ends, in one transaction: their starts if not written yet (with any
         other run's), their last event-log rows, their answers in the order they ended, their
-        status."""
+        status. On PostgreSQL a run that ends alone is one statement, one round trip."""
         now = now_ms()
+        async with self._taking_starts() as starts:
+            one = batch[0] if len(batch) == 1 and not batch[0].replace_message else None
+            if self._pg_kept is not None and one is not None and _alone(one, starts):
+                await self._write_end_at_once(one, starts[0], now)
+            elif self._pg_kept is not None and one is not None and not starts:
+                await self._write_only_end(one, now)
+            else:
+                await self._write_ends_in(batch, starts, now)
+        for e in batch:
+            self._owned.discard(e.run_id)
+            self._refused.discard(e.run_id)
+
+    async def _write_ends_in(self, batch: list[_End], starts: list[PendingStart], now: int) -> None:
+        """:meth:`_write_ends`'s transaction: starts, event-log rows, answers, statuses."""
         ends = {
             e.run_id: (
                 e.status,
@@ -707,31 +734,6 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
             )
             for e in batch
         }
-        async with self._taking_starts() as starts:
-            if self._pg_kept is not None and len(batch) == 1 and not batch[0].replace_message:
-                # PostgreSQL, a run that ends alone: one statement, one round trip.
-                if _alone(batch[0], starts):
-                    await self._write_end_at_once(batch[0], starts[0], now)
-                    self._owned.discard(batch[0].run_id)
-                    return
-                if not starts:
-                    await self._write_only_end(batch[0], now)
-                    self._owned.discard(batch[0].run_id)
-                    self._refused.discard(batch[0].run_id)
-                    return
-            await self._write_ends_in(batch, starts, ends, now)
-        for e in batch:
-            self._owned.discard(e.run_id)
-            self._refused.discard(e.run_id)
-
-    async def _write_ends_in(
-        self,
-        batch: list[_End],
-        starts: list[PendingStart],
-        ends: dict[str, tuple[RunStatus, int, MessageInput | None]],
-        now: int,
-    ) -> None:
-        """:meth:`_write_ends`'s transaction: starts, event-log rows, answers, statuses."""
         stmts = self._stmts
         async with self._hot() as conn:
             started = await self._write_starts(conn, starts, ends=ends, combine=len(batch) == 1)
@@ -771,13 +773,9 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
         rows: list[dict[str, Any]] = []
         if e.thread_id is not None and e.message is not None and e.run_id not in self._refused:
             rows = message_rows(e.thread_id, e.resource_id, [e.message], now)
-        events = e.event_rows
         args = [
             e.run_id, e.status, now, e.thread_id, e.resource_id,
-            [r["start_seq"] for r in events], [r["end_seq"] for r in events],
-            [r["chunks"] for r in events], [r["created_at"] for r in events],
-            [r["id"] for r in rows], [r["role"] for r in rows], [r["content"] for r in rows],
-            [r["metadata"] for r in rows], [r["run_id"] for r in rows],
+            *_log_arrays(e.event_rows), *_message_arrays(rows, *_MESSAGE_KEYS),
         ]  # fmt: skip
         async with self._hot(single=True) as conn:
             assert isinstance(conn, PgDriver)
@@ -798,11 +796,7 @@ class Store(ThreadsMixin, RunsMixin, SnapshotsMixin, SuspendedMixin):
         events = e.event_rows
         args = [
             p.run_id, p.agent_id, p.thread_id, p.resource_id, e.status, self.owner_id, p.at, now,
-            [r["start_seq"] for r in events], [r["end_seq"] for r in events],
-            [r["chunks"] for r in events], [r["created_at"] for r in events],
-            [r["id"] for r in rows], [r["role"] for r in rows], [r["content"] for r in rows],
-            [r["metadata"] for r in rows], [r["run_id"] for r in rows],
-            [r["created_at"] for r in rows],
+            *_log_arrays(events), *_message_arrays(rows, *_MESSAGE_KEYS, "created_at"),
         ]  # fmt: skip
         async with self._hot(single=True) as conn:
             assert isinstance(conn, PgDriver)
